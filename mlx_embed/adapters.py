@@ -1,0 +1,145 @@
+"""PEFT LoRA adapters kept side by side on one base model and switched per call.
+
+Each adapted linear computes y = x @ W.T + (x @ A.T) @ (scale * B.T) with the active task's A and B.
+Switching a task swaps which (A, B) pair is read: no base weight is copied, reloaded or modified, so
+switching is microseconds and retrieval -> clustering -> retrieval gives bit-identical vectors.
+(Fusing W + scale * B @ A on switch was measured slower to switch and needs a second copy of W to
+stay exact: see bench/encoder.py and the README.)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import mlx.core as mx
+import mlx.nn as nn
+
+from .errors import AdapterError
+
+# Settings PEFT supports that change the computation. Ignoring them would give wrong vectors.
+_REFUSED = {
+    "use_dora": "DoRA (use_dora=true)",
+    "use_rslora": "rank-stabilised LoRA (use_rslora=true)",
+    "modules_to_save": "modules_to_save (extra fully trained modules)",
+    "rank_pattern": "per-layer ranks (rank_pattern)",
+    "alpha_pattern": "per-layer alphas (alpha_pattern)",
+    "layers_to_transform": "layers_to_transform",
+}
+
+_KEY = re.compile(r"^(?:base_model\.model\.)?(?:model\.)?(?P<module>.+)\.lora_(?P<ab>[AB])(?:\.[^.]+)?\.weight$")
+
+
+class LoRALinear(nn.Module):
+    """A linear layer with any number of named LoRA deltas, at most one active."""
+
+    def __init__(self, linear: nn.Module):
+        super().__init__()
+        self.linear = linear
+        object.__setattr__(self, "deltas", {})  # task -> (A.T, scale * B.T); kept out of parameters()
+        object.__setattr__(self, "active", None)
+
+    def __call__(self, x: mx.array) -> mx.array:
+        y = self.linear(x)
+        if self.active is None:
+            return y
+        a, b = self.active
+        return y + (x @ a) @ b
+
+
+def read_adapter_config(folder: Path) -> dict:
+    path = folder / "adapter_config.json"
+    if not path.is_file():
+        raise AdapterError(f"Adapter folder {folder} has no adapter_config.json. Re-download the model.")
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise AdapterError(f"{path} is not valid JSON ({exc}). Re-download the model.") from exc
+    if str(config.get("peft_type", "LORA")).upper() != "LORA":
+        raise AdapterError(f"{path}: peft_type {config.get('peft_type')!r} is not supported (only LORA).")
+    for key, what in _REFUSED.items():
+        if config.get(key):
+            raise AdapterError(f"{path} uses {what}, which mlx-embed does not support; refusing to load "
+                               "it rather than give wrong vectors.")
+    if config.get("bias", "none") != "none":
+        raise AdapterError(f"{path} trains biases (bias={config['bias']!r}), which mlx-embed does not "
+                           "support; refusing to load it rather than give wrong vectors.")
+    if not isinstance(config.get("r"), int) or config["r"] <= 0:
+        raise AdapterError(f"{path}: 'r' must be a positive integer, found {config.get('r')!r}.")
+    return config
+
+
+def load_adapter(folder: Path, dtype: mx.Dtype) -> dict[str, tuple[mx.array, mx.array]]:
+    """Read one PEFT adapter folder into {module path: (A.T, scale * B.T)}."""
+    config = read_adapter_config(folder)
+    scale = float(config.get("lora_alpha", config["r"])) / config["r"]
+    path = folder / "adapter_model.safetensors"
+    if not path.is_file():
+        raise AdapterError(f"Adapter folder {folder} has no adapter_model.safetensors. Re-download the model.")
+    try:
+        tensors = mx.load(str(path))
+    except Exception as exc:
+        raise AdapterError(f"{path} could not be read ({exc}); the file is corrupt or truncated. "
+                           "Re-download the model.") from exc
+    pairs: dict[str, dict[str, mx.array]] = {}
+    for key, value in tensors.items():
+        match = _KEY.match(key)
+        if not match:
+            raise AdapterError(f"{path}: unexpected tensor '{key}' (only lora_A/lora_B weights are supported).")
+        pairs.setdefault(match["module"], {})[match["ab"]] = value
+    deltas = {}
+    for module, ab in pairs.items():
+        if set(ab) != {"A", "B"}:
+            raise AdapterError(f"{path}: '{module}' has lora_{''.join(ab)} but not both lora_A and lora_B.")
+        a, b = ab["A"], ab["B"]
+        if a.shape[0] != b.shape[1]:
+            raise AdapterError(f"{path}: '{module}' lora_A {a.shape} and lora_B {b.shape} disagree on the rank.")
+        deltas[module] = (a.T.astype(dtype), (b.astype(mx.float32) * scale).T.astype(dtype))
+    if not deltas:
+        raise AdapterError(f"{path} holds no LoRA weights.")
+    return deltas
+
+
+def attach_adapters(model: nn.Module, adapters: dict[str, dict[str, tuple[mx.array, mx.array]]]) -> list[LoRALinear]:
+    """Wrap every linear that any adapter targets; return the wrappers."""
+    targets = sorted({m for deltas in adapters.values() for m in deltas})
+    modules = dict(model.named_modules())
+    wrappers = {}
+    for name in targets:
+        linear = modules.get(name)
+        if linear is None or not hasattr(linear, "weight"):
+            task = next(t for t, d in adapters.items() if name in d)
+            raise AdapterError(f"Adapter '{task}' targets '{name}', which is not a linear layer of this model.")
+        out_dim = linear.weight.shape[0]
+        in_dim = linear.weight.shape[1] * (32 // linear.bits if hasattr(linear, "bits") else 1)
+        for task, deltas in adapters.items():
+            if name in deltas:
+                a, b = deltas[name]
+                if a.shape[0] != in_dim or b.shape[1] != out_dim:
+                    raise AdapterError(f"Adapter '{task}' has shape A{tuple(a.shape)} B{tuple(b.shape)} for "
+                                       f"'{name}', which is {in_dim} -> {out_dim}: it belongs to another model.")
+        wrappers[name] = LoRALinear(linear)
+        for task, deltas in adapters.items():
+            if name in deltas:
+                wrappers[name].deltas[task] = deltas[name]
+    for name, wrapper in wrappers.items():
+        _replace(model, name, wrapper)
+    return list(wrappers.values())
+
+
+def activate(wrappers: list[LoRALinear], task: str | None) -> None:
+    """Make `task`'s deltas the active ones (None: the bare base model)."""
+    for w in wrappers:
+        object.__setattr__(w, "active", w.deltas.get(task) if task is not None else None)
+
+
+def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
+    *path, last = name.split(".")
+    parent = model
+    for part in path:
+        parent = parent[int(part)] if isinstance(parent, list) else getattr(parent, part)
+    if isinstance(parent, list):
+        parent[int(last)] = new
+    else:
+        setattr(parent, last, new)

@@ -1,0 +1,68 @@
+"""The `mlx-embed` command. Each command group lives in its own module with `register(subparsers)`.
+
+Messages go to stderr, results to stdout (`--json` for scripts); exit codes: 0 ok, 1 error,
+2 bad usage or argument, 3 model not found, 4 bad model files, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# Command modules, imported lazily so `mlx-embed --help` and each command start fast.
+COMMANDS = ["embed", "info", "download"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlx-embed", description="On-device embeddings, search and file organising.")
+    parser.add_argument("--version", action="version", version=f"mlx-embed {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        importlib.import_module(f"mlx_embed.cli.{name}").register(sub)
+    return parser
+
+
+def add_model_argument(parser: argparse.ArgumentParser) -> None:
+    """--model, shared by every command that embeds (also from MLX_EMBED_MODEL)."""
+    parser.add_argument("--model", "-m", default=os.environ.get("MLX_EMBED_MODEL", DEFAULT_MODEL),
+                        help="model folder or Hugging Face repo id (env MLX_EMBED_MODEL; default %(default)s)")
+
+
+DEFAULT_MODEL = "jinaai/jina-embeddings-v5-text-small"
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("mlx-embed")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def error(message: str) -> None:
+    print(f"mlx-embed: {message}", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from ..errors import MlxEmbedError
+
+    try:
+        return int(args.run(args) or 0)
+    except MlxEmbedError as exc:
+        error(str(exc))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        error("interrupted")
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""`load()`: from a folder or repo id to a ready EmbeddingModel.
+
+Everything the model is comes from its files: config.json for the architecture,
+config_sentence_transformers.json (and the sentence-transformers module files) for prompts and
+pooling, adapters/<task>/ for the LoRA adapters. No code from the model folder is ever run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlx.core as mx
+import mlx.nn as nn
+
+from . import adapters as lora
+from .embedder import EmbeddingModel
+from .errors import InvalidArgumentError, ModelFormatError
+from .hub import resolve_model_path
+from .models import architecture_for
+from .tokenization import Tokenizer
+
+STANDARD_TASKS = ("retrieval", "text-matching", "clustering", "classification")
+JINA_V5_PROMPTS = {"query": "Query: ", "document": "Document: "}
+QWEN3_EMBEDDING_PROMPTS = {
+    "query": "Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:",
+    "document": "",
+}
+DTYPES = {"float32": mx.float32, "float16": mx.float16, "bfloat16": mx.bfloat16}
+
+
+@dataclass
+class Profile:
+    """What a model folder says about how to use it (not its weights)."""
+
+    name: str
+    kind: str  # "jina-v5" (adapters), "jina-v5-merged", "qwen3-embedding", ...
+    prompts: dict[str, str] = field(default_factory=dict)
+    default_prompt_name: str | None = None
+    pooling: str = "lasttoken"
+    max_length: int = 32768
+    merged_task: str | None = None
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelFormatError(f"{path} is missing. Is {path.parent} a model folder?") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFormatError(f"{path} is not valid JSON ({exc}). Re-download the model.") from exc
+    if not isinstance(data, dict):
+        raise ModelFormatError(f"{path} should hold a JSON object.")
+    return data
+
+
+def read_profile(folder: Path, config: dict[str, Any]) -> Profile:
+    name = str(config.get("_name_or_path") or folder.name)
+    st_path = folder / "config_sentence_transformers.json"
+    st = read_json(st_path) if st_path.is_file() else {}
+    label = f"{folder.name} {name}".lower()
+    merged = next((t for t in STANDARD_TASKS if re.search(rf"-{t}\b", label)), None)
+    if config.get("model_type") == "jina_embeddings_v5" or "jina-embeddings-v5" in label:
+        kind, prompts, default = "jina-v5", JINA_V5_PROMPTS, "document"
+        if not (folder / "adapters").is_dir():
+            kind = "jina-v5-merged"
+    elif "qwen3-embedding" in label:
+        kind, prompts, default = "qwen3-embedding", QWEN3_EMBEDDING_PROMPTS, None
+    else:
+        kind, prompts, default = config.get("model_type", "unknown"), {}, None
+    if "prompts" in st:
+        prompts = {str(k): str(v) for k, v in st["prompts"].items()}
+        default = st.get("default_prompt_name", default if default in prompts else None)
+    max_length = int(config.get("max_position_embeddings", 32768))
+    return Profile(name=name, kind=kind, prompts=dict(prompts), default_prompt_name=default,
+                   max_length=max_length, merged_task=merged if kind == "jina-v5-merged" else None)
+
+
+def read_weights(folder: Path) -> dict[str, mx.array]:
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        weight_map = read_json(index).get("weight_map") or {}
+        files = [folder / f for f in sorted(set(weight_map.values()))]
+    else:
+        files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        raise ModelFormatError(
+            f"{folder} holds no *.safetensors weights (PyTorch .bin pickles are not loaded, for safety). "
+            "Download the model's safetensors files.")
+    weights: dict[str, mx.array] = {}
+    for path in files:
+        if not path.is_file():
+            raise ModelFormatError(f"{path} is listed in {index.name} but missing. Re-download the model.")
+        try:
+            weights.update(mx.load(str(path)))
+        except Exception as exc:
+            raise ModelFormatError(f"{path} could not be read ({exc}); the file is corrupt or truncated. "
+                                   "Re-download the model.") from exc
+    return weights
+
+
+def default_dtype() -> mx.Dtype:
+    # Half precision only pays on Metal; on the CPU bf16/fp16 matmuls are 10-50x slower than fp32.
+    return mx.bfloat16 if mx.default_device() == mx.gpu else mx.float32
+
+
+def build_network(folder: Path, config: dict[str, Any], dtype: mx.Dtype, weights: dict[str, mx.array] | None = None
+                  ) -> nn.Module:
+    arch = architecture_for(config, str(folder / "config.json"))
+    network = arch.Model(arch.ModelArgs.from_config(config))
+    weights = arch.sanitize(read_weights(folder) if weights is None else weights)
+    weights = {k: v.astype(dtype) if mx.issubdtype(v.dtype, mx.floating) else v for k, v in weights.items()}
+    expected = dict(_flatten(network.parameters()))
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    if missing or unexpected:
+        detail = (f"missing {missing[:3]}{'...' if len(missing) > 3 else ''}" if missing else "") + \
+                 (f" unexpected {unexpected[:3]}{'...' if len(unexpected) > 3 else ''}" if unexpected else "")
+        raise ModelFormatError(f"The weights in {folder} do not match its config.json: {detail.strip()}. "
+                               "Re-download the model, or check that config.json belongs to these weights.")
+    for key, value in weights.items():
+        if tuple(value.shape) != tuple(expected[key].shape):
+            raise ModelFormatError(f"Weight '{key}' in {folder} has shape {tuple(value.shape)} but config.json "
+                                   f"implies {tuple(expected[key].shape)}. The checkpoint and config disagree.")
+    network.load_weights(list(weights.items()), strict=True)
+    network.eval()
+    return network
+
+
+def _flatten(tree: Any, prefix: str = "") -> list[tuple[str, mx.array]]:
+    if isinstance(tree, mx.array):
+        return [(prefix, tree)]
+    items = tree.items() if isinstance(tree, dict) else enumerate(tree)
+    out = []
+    for key, value in items:
+        out += _flatten(value, f"{prefix}.{key}" if prefix else str(key))
+    return out
+
+
+def read_adapters(folder: Path, config: dict[str, Any], dtype: mx.Dtype) -> dict[str, dict]:
+    root = folder / "adapters"
+    if not root.is_dir():
+        return {}
+    declared = list(config.get("task_names") or [])
+    present = sorted(p.name for p in root.iterdir() if p.is_dir())
+    names = declared or present
+    missing = [t for t in names if t not in present]
+    if missing:
+        raise ModelFormatError(f"config.json lists task(s) {missing} but {root} has no folder for them "
+                               f"(found: {present}). Re-download the model.")
+    return {task: lora.load_adapter(root / task, dtype) for task in names}
+
+
+def load(name_or_path: str | os.PathLike, dtype: str | None = None, quantize: int | None = None,
+         download: bool = True) -> EmbeddingModel:
+    """Load an embedding model from a local folder or a Hugging Face repo id.
+
+    dtype: "float32", "float16" or "bfloat16"; default float32 on the CPU, bfloat16 on Metal.
+    quantize: 4 or 8 for MLX group quantization of the base weights (for Metal; slow on the CPU).
+    """
+    if dtype is not None and dtype not in DTYPES:
+        raise InvalidArgumentError(f"dtype={dtype!r} is not supported; use one of {', '.join(DTYPES)}.")
+    if quantize not in (None, 4, 8):
+        raise InvalidArgumentError(f"quantize={quantize!r} is not supported; use 4, 8 or None.")
+    folder = resolve_model_path(name_or_path, download=download)
+    if folder.is_file():
+        raise ModelFormatError(f"{folder} is a file; pass the model's folder.")
+    config = read_json(folder / "config.json")
+    mx_dtype = DTYPES[dtype] if dtype else default_dtype()
+    network = build_network(folder, config, mx_dtype)
+    if quantize:
+        nn.quantize(network, group_size=64, bits=quantize,
+                    class_predicate=lambda _, m: isinstance(m, (nn.Linear, nn.Embedding))
+                    and m.weight.shape[-1] % 64 == 0)
+    adapters = read_adapters(folder, config, mx_dtype)
+    wrappers = lora.attach_adapters(network, adapters) if adapters else []
+    tokenizer = Tokenizer.from_file(folder / "tokenizer.json")
+    profile = read_profile(folder, config)
+    return EmbeddingModel(network=network, tokenizer=tokenizer, profile=profile, path=folder, config=config,
+                          tasks=tuple(adapters), lora_layers=wrappers, dtype=mx_dtype, quantize=quantize)

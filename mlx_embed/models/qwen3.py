@@ -1,0 +1,109 @@
+"""Qwen3 as an encoder: the backbone of jina-embeddings-v5-text-small and Qwen3-Embedding.
+
+Token embeddings -> N x [RMSNorm -> GQA attention (q/k RMSNorm per head, RoPE, causal) -> residual
+-> RMSNorm -> SwiGLU MLP -> residual] -> final RMSNorm. Batches are right-padded, so the causal mask
+alone keeps every real token away from the pads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import mlx.core as mx
+import mlx.nn as nn
+
+from .base import BaseArgs, RoPE, attention, rope_settings
+
+CAUSAL = True
+
+
+@dataclasses.dataclass
+class ModelArgs(BaseArgs):
+    hidden_size: int
+    num_hidden_layers: int
+    intermediate_size: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    vocab_size: int
+    rms_norm_eps: float = 1e-6
+    head_dim: int | None = None
+    max_position_embeddings: int = 32768
+    rope: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "ModelArgs":
+        args = super().from_config(config)
+        args.head_dim = args.head_dim or args.hidden_size // args.num_attention_heads
+        args.rope = rope_settings(config, args.head_dim)
+        return args
+
+
+class Attention(nn.Module):
+    def __init__(self, args: ModelArgs):
+        super().__init__()
+        self.n_heads, self.n_kv_heads, head_dim = args.num_attention_heads, args.num_key_value_heads, args.head_dim
+        self.scale = head_dim ** -0.5
+        self.q_proj = nn.Linear(args.hidden_size, self.n_heads * head_dim, bias=False)
+        self.k_proj = nn.Linear(args.hidden_size, self.n_kv_heads * head_dim, bias=False)
+        self.v_proj = nn.Linear(args.hidden_size, self.n_kv_heads * head_dim, bias=False)
+        self.o_proj = nn.Linear(self.n_heads * head_dim, args.hidden_size, bias=False)
+        self.q_norm = nn.RMSNorm(head_dim, eps=args.rms_norm_eps)
+        self.k_norm = nn.RMSNorm(head_dim, eps=args.rms_norm_eps)
+        self.rope = RoPE(head_dim, **args.rope)
+
+    def __call__(self, x: mx.array) -> mx.array:
+        B, L, _ = x.shape
+        q = self.q_norm(self.q_proj(x).reshape(B, L, self.n_heads, -1)).transpose(0, 2, 1, 3)
+        k = self.k_norm(self.k_proj(x).reshape(B, L, self.n_kv_heads, -1)).transpose(0, 2, 1, 3)
+        v = self.v_proj(x).reshape(B, L, self.n_kv_heads, -1).transpose(0, 2, 1, 3)
+        out = attention(self.rope(q), self.rope(k), v, scale=self.scale, causal=CAUSAL)
+        return self.o_proj(out.transpose(0, 2, 1, 3).reshape(B, L, -1))
+
+
+class MLP(nn.Module):
+    def __init__(self, dim: int, hidden_dim: int):
+        super().__init__()
+        self.gate_proj = nn.Linear(dim, hidden_dim, bias=False)
+        self.up_proj = nn.Linear(dim, hidden_dim, bias=False)
+        self.down_proj = nn.Linear(hidden_dim, dim, bias=False)
+
+    def __call__(self, x: mx.array) -> mx.array:
+        return self.down_proj(nn.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class TransformerBlock(nn.Module):
+    def __init__(self, args: ModelArgs):
+        super().__init__()
+        self.input_layernorm = nn.RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
+        self.self_attn = Attention(args)
+        self.post_attention_layernorm = nn.RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
+        self.mlp = MLP(args.hidden_size, args.intermediate_size)
+
+    def __call__(self, x: mx.array) -> mx.array:
+        h = x + self.self_attn(self.input_layernorm(x))
+        return h + self.mlp(self.post_attention_layernorm(h))
+
+
+class Model(nn.Module):
+    def __init__(self, args: ModelArgs):
+        super().__init__()
+        self.args = args
+        self.embed_tokens = nn.Embedding(args.vocab_size, args.hidden_size)
+        self.layers = [TransformerBlock(args) for _ in range(args.num_hidden_layers)]
+        self.norm = nn.RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
+
+    @property
+    def dim(self) -> int:
+        return self.args.hidden_size
+
+    def __call__(self, input_ids: mx.array, lengths: mx.array) -> mx.array:
+        h = self.embed_tokens(input_ids)
+        for layer in self.layers:
+            h = layer(h)
+        return self.norm(h)
+
+
+def sanitize(weights: dict[str, mx.array]) -> dict[str, mx.array]:
+    """Accept bare Qwen3Model keys or a `model.` prefix; drop the LM head an encoder does not use."""
+    return {k.removeprefix("model."): v for k, v in weights.items() if not k.startswith("lm_head.")}
