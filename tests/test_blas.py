@@ -1,0 +1,30 @@
+"""OpenBLAS is loaded before mlx.core on Linux, and its absence is reported once, clearly."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="macOS uses Accelerate/Metal")
+
+
+@linux_only
+def test_openblas_is_loaded_before_mlx():
+    import mlx_embed
+
+    assert mlx_embed._blas.loaded_path and "openblas" in mlx_embed._blas.loaded_path
+    maps = open("/proc/self/maps").read()
+    assert "libopenblas" in maps
+
+
+@linux_only
+def test_missing_openblas_warns_once_with_the_fix():
+    env = dict(os.environ, MLX_EMBED_BLAS="/nonexistent/libopenblas.so")
+    code = "import warnings; warnings.simplefilter('always'); import mlx_embed; import mlx_embed._blas as b; b.ensure_fast_blas()"
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("OpenBLAS was not found") == 1
+    assert "apt-get install libopenblas0-pthread" in proc.stderr
