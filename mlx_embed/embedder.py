@@ -12,6 +12,7 @@ import mlx.nn as nn
 import numpy as np
 
 from . import adapters as lora
+from . import quantized
 from .batching import DEFAULT_BATCH_TOKENS, iter_progress, pad, plan_batches
 from .errors import InvalidArgumentError
 from .pooling import check_precision, check_truncate_dim, finish, pool, quantize
@@ -80,11 +81,14 @@ class EmbeddingModel:
         return {
             "name": self.name, "path": str(self.path), "kind": self.profile.kind,
             "architecture": (self.config.get("architectures") or [self.config.get("model_type")])[0],
-            "model_type": self.config.get("model_type"), "dim": self.dim, "layers": len(self.network.layers),
+            "model_type": self.config.get("model_type"), "backbone": type(self.network).__module__.rsplit(".", 1)[-1],
+            "dim": self.dim, "layers": len(self.network.layers),
             "max_length": self.max_length, "pooling": self.pooling,
+            "normalize_module": self.profile.normalize_module,
             "tasks": list(self.tasks), "default_task": self.default_task, "merged_task": self.profile.merged_task,
             "prompts": self.prompts, "default_prompt_name": self.default_prompt_name,
             "dtype": str(self.dtype).removeprefix("mlx.core."), "quantize": self.quantize,
+            "quantization": quantized.describe(self.network),
             "device": str(mx.default_device()), "memory_bytes": self.memory_bytes(),
         }
 
@@ -111,7 +115,10 @@ class EmbeddingModel:
         if batch_size < 1 or max_batch_tokens < 1:
             raise InvalidArgumentError("batch_size and max_batch_tokens must be positive.")
         limit = min(max_length or self.max_length, self.max_length)
-        ids = self.tokenizer.encode([prefix + t for t in texts], limit) if texts else []
+        inputs = [prefix + t for t in texts]
+        if self.profile.lowercase:  # sentence_bert_config.json do_lower_case, as sentence-transformers does
+            inputs = [t.lower() for t in inputs]
+        ids = self.tokenizer.encode(inputs, limit) if texts else []
         vectors = self.embed_token_ids(ids, task, batch_size, max_batch_tokens, show_progress_bar)
         out = quantize(finish(vectors, truncate_dim, normalize_embeddings), precision)
         return out[0] if single else out

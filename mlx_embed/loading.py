@@ -18,10 +18,12 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from . import adapters as lora
+from . import quantized
 from .embedder import EmbeddingModel
 from .errors import InvalidArgumentError, ModelFormatError
 from .hub import resolve_model_path
 from .models import architecture_for
+from .pooling import POOLING_MODES
 from .tokenization import Tokenizer
 
 STANDARD_TASKS = ("retrieval", "text-matching", "clustering", "classification")
@@ -44,6 +46,8 @@ class Profile:
     pooling: str = "lasttoken"
     max_length: int = 32768
     merged_task: str | None = None
+    normalize_module: bool = False  # the sentence-transformers pipeline ends in Normalize (modules.json)
+    lowercase: bool = False  # sentence_bert_config.json do_lower_case: texts are lower-cased first
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -62,22 +66,107 @@ def read_profile(folder: Path, config: dict[str, Any]) -> Profile:
     name = str(config.get("_name_or_path") or folder.name)
     st_path = folder / "config_sentence_transformers.json"
     st = read_json(st_path) if st_path.is_file() else {}
-    label = f"{folder.name} {name}".lower()
+    label = f"{folder.name} {name} {_cached_repo_id(folder)}".lower()
     merged = next((t for t in STANDARD_TASKS if re.search(rf"-{t}\b", label)), None)
-    if config.get("model_type") == "jina_embeddings_v5" or "jina-embeddings-v5" in label:
-        kind, prompts, default = "jina-v5", JINA_V5_PROMPTS, "document"
+    merged = (config.get("mlx_embed") or {}).get("merged_task") or merged  # written by `mlx-embed convert`
+    backbone = _architecture_or_none(config)
+    if config.get("model_type") == "jina_embeddings_v5" or "jina-embeddings-v5" in label or (
+            "task_names" in config and (folder / "adapters").is_dir()):
+        # text-small (Qwen3) or text-nano (EuroBERT): same prompts, tasks and last-token pooling.
+        kind = "jina-v5-nano" if backbone is not None and backbone.__name__.endswith(".eurobert") else "jina-v5"
+        prompts, default = JINA_V5_PROMPTS, "document"
         if not (folder / "adapters").is_dir():
-            kind = "jina-v5-merged"
+            kind += "-merged"
     elif "qwen3-embedding" in label:
         kind, prompts, default = "qwen3-embedding", QWEN3_EMBEDDING_PROMPTS, None
     else:
         kind, prompts, default = config.get("model_type", "unknown"), {}, None
     if "prompts" in st:
-        prompts = {str(k): str(v) for k, v in st["prompts"].items()}
+        prompts = {str(k): str(v) for k, v in (st["prompts"] or {}).items()}
         default = st.get("default_prompt_name", default if default in prompts else None)
+    pooling, normalize_module = read_st_modules(folder)
+    if pooling is None:
+        # sentence-transformers' own default for a bare transformers model: lasttoken if causal, else mean.
+        causal = getattr(backbone, "CAUSAL", True)
+        pooling = "lasttoken" if kind.startswith(("jina-v5", "qwen3-embedding")) or causal else "mean"
     max_length = int(config.get("max_position_embeddings", 32768))
-    return Profile(name=name, kind=kind, prompts=dict(prompts), default_prompt_name=default,
-                   max_length=max_length, merged_task=merged if kind == "jina-v5-merged" else None)
+    sbert_path = folder / "sentence_bert_config.json"
+    sbert = read_json(sbert_path) if sbert_path.is_file() else {}
+    if isinstance(sbert.get("max_seq_length"), int) and sbert["max_seq_length"] > 0:
+        max_length = min(max_length, sbert["max_seq_length"])
+    return Profile(name=name, kind=kind, prompts=dict(prompts), default_prompt_name=default, pooling=pooling,
+                   max_length=max_length, merged_task=merged if kind.endswith("-merged") else None,
+                   normalize_module=normalize_module, lowercase=bool(sbert.get("do_lower_case", False)))
+
+
+def _architecture_or_none(config: dict[str, Any]):
+    try:
+        return architecture_for(config)
+    except ModelFormatError:
+        return None
+
+
+def _cached_repo_id(folder: Path) -> str:
+    """'org/name' for a Hugging Face cache snapshot (.../models--org--name/snapshots/<hash>), else ''."""
+    for part in reversed(folder.resolve().parts):
+        if part.startswith("models--"):
+            return part.removeprefix("models--").replace("--", "/")
+    return ""
+
+
+# sentence-transformers modules that change the output vectors and that mlx-embed does not implement.
+# Transformer, Pooling and Normalize are read; custom (non sentence_transformers) modules are a
+# model's own wrapper around its transformer and are never run.
+_ST_SUPPORTED = ("Transformer", "Pooling", "Normalize")
+_ST_POOLING_KEYS = {"pooling_mode_cls_token": "cls", "pooling_mode_max_tokens": "max",
+                    "pooling_mode_mean_tokens": "mean", "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
+                    "pooling_mode_weightedmean_tokens": "weightedmean", "pooling_mode_lasttoken": "lasttoken"}
+
+
+def read_st_modules(folder: Path) -> tuple[str | None, bool]:
+    """(pooling mode or None, whether a Normalize module is present) from modules.json and 1_Pooling/."""
+    modules_path = folder / "modules.json"
+    pooling_dirs: list[Path] = []
+    normalize = False
+    if modules_path.is_file():
+        try:
+            modules = json.loads(modules_path.read_text(encoding="utf-8"))
+            entries = [(str(m.get("type", "")), str(m.get("path", ""))) for m in modules]
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError, TypeError) as exc:
+            raise ModelFormatError(f"{modules_path} is not a valid sentence-transformers module list ({exc}). "
+                                   "Re-download the model.") from exc
+        for kind, path in entries:
+            short = kind.rsplit(".", 1)[-1]
+            if not kind.startswith("sentence_transformers."):
+                continue  # the model's own module (custom_st.py ...): never run, its config not ours to guess
+            if short not in _ST_SUPPORTED:
+                raise ModelFormatError(
+                    f"{modules_path}: module {kind!r} ({path or 'no folder'}) changes the output vectors and is "
+                    f"not supported by mlx-embed (supported modules: {', '.join(_ST_SUPPORTED)}).")
+            if short == "Pooling":
+                pooling_dirs.append(folder / path)
+            normalize |= short == "Normalize"
+    elif (folder / "1_Pooling" / "config.json").is_file():
+        pooling_dirs.append(folder / "1_Pooling")
+    if not pooling_dirs:
+        return None, normalize
+    if len(pooling_dirs) > 1:
+        raise ModelFormatError(f"{modules_path} lists {len(pooling_dirs)} Pooling modules; mlx-embed supports one.")
+    return _pooling_mode(read_json(pooling_dirs[0] / "config.json"), pooling_dirs[0] / "config.json"), normalize
+
+
+def _pooling_mode(config: dict[str, Any], source: Path) -> str:
+    modes = config.get("pooling_mode")
+    if modes is None:
+        modes = [mode for key, mode in _ST_POOLING_KEYS.items() if config.get(key)] or ["mean"]
+    modes = [modes] if isinstance(modes, str) else list(modes)
+    if len(modes) != 1 or modes[0] not in POOLING_MODES:
+        raise ModelFormatError(f"{source}: pooling {'+'.join(map(str, modes))} is not supported by mlx-embed "
+                               f"(supported: one of {', '.join(POOLING_MODES)}).")
+    if config.get("include_prompt") is False and modes[0] != "lasttoken":
+        raise ModelFormatError(f"{source}: include_prompt=false (prompt tokens left out of {modes[0]} pooling) is "
+                               "not supported by mlx-embed; refusing to load it rather than give wrong vectors.")
+    return modes[0]
 
 
 def read_weights(folder: Path) -> dict[str, mx.array]:
@@ -113,6 +202,7 @@ def build_network(folder: Path, config: dict[str, Any], dtype: mx.Dtype, weights
     arch = architecture_for(config, str(folder / "config.json"))
     network = arch.Model(arch.ModelArgs.from_config(config))
     weights = arch.sanitize(read_weights(folder) if weights is None else weights)
+    quantized.apply(network, config, weights, folder)  # layers stored quantized (MLX format)
     weights = {k: v.astype(dtype) if mx.issubdtype(v.dtype, mx.floating) else v for k, v in weights.items()}
     expected = dict(_flatten(network.parameters()))
     missing = sorted(set(expected) - set(weights))
@@ -167,12 +257,16 @@ def load(name_or_path: str | os.PathLike, dtype: str | None = None, quantize: in
     if quantize not in (None, 4, 8):
         raise InvalidArgumentError(f"quantize={quantize!r} is not supported; use 4, 8 or None.")
     folder = resolve_model_path(name_or_path, download=download)
+    if folder.is_file() and folder.suffix.lower() == ".gguf":  # llama.cpp's single-file format
+        from .gguf import load_gguf
+
+        return load_gguf(folder, DTYPES[dtype] if dtype else default_dtype(), quantize)
     if folder.is_file():
-        raise ModelFormatError(f"{folder} is a file; pass the model's folder.")
+        raise ModelFormatError(f"{folder} is a file; pass the model's folder (or a .gguf file).")
     config = read_json(folder / "config.json")
     mx_dtype = DTYPES[dtype] if dtype else default_dtype()
     network = build_network(folder, config, mx_dtype)
-    if quantize:
+    if quantized.quantize_on_load(config, quantize, folder):
         nn.quantize(network, group_size=64, bits=quantize,
                     class_predicate=lambda _, m: isinstance(m, (nn.Linear, nn.Embedding))
                     and m.weight.shape[-1] % 64 == 0)
@@ -180,5 +274,8 @@ def load(name_or_path: str | os.PathLike, dtype: str | None = None, quantize: in
     wrappers = lora.attach_adapters(network, adapters) if adapters else []
     tokenizer = Tokenizer.from_file(folder / "tokenizer.json")
     profile = read_profile(folder, config)
+    # Materialise the lazy weights here: an unevaluated array belongs to this thread's stream, and a
+    # worker thread (server, app) that evaluated it first would fail with "no Stream(cpu, 0) in thread".
+    mx.eval(network.parameters(), [d for w in wrappers for d in w.deltas.values()])
     return EmbeddingModel(network=network, tokenizer=tokenizer, profile=profile, path=folder, config=config,
                           tasks=tuple(adapters), lora_layers=wrappers, dtype=mx_dtype, quantize=quantize)
