@@ -1,0 +1,185 @@
+"""MLX-format quantized checkpoints, as mlx-lm and mlx-community write them.
+
+config.json carries a `quantization` entry: `{"group_size": 64, "bits": 4, "mode": "affine"}`, plus
+optional per-layer overrides keyed by module path (`"layers.0.mlp.down_proj": {"bits": 8, ...}` or
+`false`). A quantized layer is stored as `<path>.weight` (packed uint32), `<path>.scales` and, in
+affine mode, `<path>.biases`. Layers with scales in the checkpoint are built as QuantizedLinear /
+QuantizedEmbedding before the weights load; all others stay float. Every number is checked against
+the shapes the model's config implies, so a wrong entry is refused instead of giving wrong vectors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlx.core as mx
+import mlx.nn as nn
+
+from .errors import InvalidArgumentError, ModelFormatError
+
+AFFINE_BITS = (2, 3, 4, 5, 6, 8)
+GROUP_SIZES = (32, 64, 128)
+# The float modes allow exactly one (bits, group_size) and store no biases.
+FLOAT_MODES = {"mxfp4": (4, 32), "mxfp8": (8, 32), "nvfp4": (4, 16)}
+
+
+def _fail(message: str) -> ModelFormatError:
+    return ModelFormatError(f"{message} Re-convert the model (`mlx-embed convert`) or re-download it.")
+
+
+def check_params(params: Any, where: str) -> dict[str, Any]:
+    """Validate one quantization setting; `where` names the config key for the message."""
+    if not isinstance(params, dict):
+        raise ModelFormatError(f"{where} should be an object like {{\"group_size\": 64, \"bits\": 4}}, "
+                               f"found {params!r}.")
+    mode = params.get("mode", "affine")
+    bits, group_size = params.get("bits"), params.get("group_size")
+    if mode == "affine":
+        if bits not in AFFINE_BITS or isinstance(bits, bool):
+            raise ModelFormatError(f"{where}: bits={bits!r} is not supported; MLX affine quantization uses "
+                                   f"{', '.join(map(str, AFFINE_BITS))} bits.")
+        if group_size not in GROUP_SIZES or isinstance(group_size, bool):
+            raise ModelFormatError(f"{where}: group_size={group_size!r} is not supported; use one of "
+                                   f"{', '.join(map(str, GROUP_SIZES))}.")
+    elif mode in FLOAT_MODES:
+        if (bits, group_size) != FLOAT_MODES[mode]:
+            raise ModelFormatError(f"{where}: mode {mode!r} needs bits={FLOAT_MODES[mode][0]} and "
+                                   f"group_size={FLOAT_MODES[mode][1]}, found bits={bits!r}, "
+                                   f"group_size={group_size!r}.")
+    else:
+        raise ModelFormatError(f"{where}: quantization mode {mode!r} is not supported; use affine, "
+                               f"{', '.join(FLOAT_MODES)}.")
+    return {"group_size": group_size, "bits": bits, "mode": mode}
+
+
+def checkpoint_entry(config: dict[str, Any], config_path: Path) -> dict[str, Any] | None:
+    """The validated global `quantization` entry of config.json, or None for a float checkpoint."""
+    entry = config.get("quantization")
+    if entry is None:
+        other = config.get("quantization_config")
+        if isinstance(other, dict) and other.get("quant_method"):
+            raise ModelFormatError(
+                f"{config_path}: the weights are quantized with {other['quant_method']!r} (quantization_config), "
+                "which mlx-embed does not read. Use the float model, or an MLX-format checkpoint "
+                "(`mlx-embed convert`).")
+        return None
+    return check_params(entry, f"{config_path}: 'quantization'")
+
+
+def _override(entry: dict[str, Any], path: str) -> tuple[str | None, Any]:
+    """The per-layer entry for module `path`: exact, or under a prefix such as mlx-lm's `model.`."""
+    if path in entry:
+        return path, entry[path]
+    for key, value in entry.items():
+        if key.endswith("." + path) and isinstance(value, (dict, bool)):
+            return key, value
+    return None, None
+
+
+def weight_file(folder: Path, key: str) -> str:
+    """Which file holds `key` (for messages): the index's entry, or the single safetensors file."""
+    index = folder / "model.safetensors.index.json"
+    if index.is_file():
+        import json
+
+        try:
+            weight_map = json.loads(index.read_text()).get("weight_map") or {}
+        except (OSError, ValueError):
+            weight_map = {}
+        for name, file in weight_map.items():
+            if name == key or name.endswith("." + key):
+                return str(folder / file)
+    files = sorted(folder.glob("*.safetensors")) if folder.is_dir() else []
+    return str(files[0]) if len(files) == 1 else str(folder)
+
+
+def apply(network: nn.Module, config: dict[str, Any], weights: dict[str, mx.array], folder: Path) -> int:
+    """Turn the layers the checkpoint stores quantized into quantized layers; return how many.
+
+    `weights` are the sanitised checkpoint tensors (keys equal the network's parameter paths).
+    """
+    config_path = folder / "config.json"
+    entry = checkpoint_entry(config, config_path)
+    raw = config.get("quantization") or {}
+    scaled = {k.removesuffix(".scales") for k in weights if k.endswith(".scales")}
+    if entry is None:
+        packed = sorted(k for k, v in weights.items() if k.endswith(".weight") and v.dtype in (mx.uint32, mx.uint8))
+        if scaled or packed:
+            key = f"{sorted(scaled)[0]}.scales" if scaled else packed[0]
+            raise _fail(f"'{key}' in {weight_file(folder, key)} is quantized, but {config_path} has no "
+                                "'quantization' entry (group_size, bits), so the layers cannot be rebuilt.")
+        return 0
+    params: dict[str, dict[str, Any]] = {}
+    for path, module in network.named_modules():
+        if not hasattr(module, "to_quantized") or "weight" not in module:
+            continue
+        key, override = _override(raw, path)
+        where = f"{config_path}: 'quantization.{key}'"
+        if override is False:
+            if path in scaled:
+                raise _fail(f"{where} is false (not quantized), but {weight_file(folder, path + '.scales')} "
+                                    f"holds '{path}.scales'.")
+            continue
+        if path not in scaled:
+            stored = weights.get(f"{path}.weight")
+            if isinstance(override, dict) or (stored is not None and stored.dtype in (mx.uint32, mx.uint8)):
+                file = weight_file(folder, f"{path}.weight")
+                raise _fail(f"'{path}.scales' is missing from {file}: '{path}.weight' is quantized "
+                                    "but its scales are not stored. The checkpoint is incomplete.")
+            continue
+        layer = check_params({**entry, **override} if isinstance(override, dict) else entry,
+                             where if key else f"{config_path}: 'quantization'")
+        _check_shapes(path, module, layer, weights, folder, where if key else f"{config_path}'s 'quantization'")
+        params[path] = layer
+    stray = sorted(scaled - set(params))
+    if stray:
+        key = f"{stray[0]}.scales"
+        raise _fail(f"'{key}' in {weight_file(folder, key)} belongs to no linear or embedding layer "
+                            "of this model: the checkpoint and config.json disagree.")
+    nn.quantize(network, class_predicate=lambda path, _: dict(params[path]) if path in params else False)
+    return len(params)
+
+
+def _check_shapes(path: str, module: nn.Module, p: dict[str, Any], weights: dict[str, mx.array], folder: Path,
+                  where: str) -> None:
+    out_dim, in_dim = module.weight.shape
+    bits, group_size = p["bits"], p["group_size"]
+    if in_dim % group_size or (in_dim * bits) % 32:
+        raise _fail(f"{where}: group_size {group_size} / {bits} bits do not fit '{path}', whose input "
+                            f"dimension is {in_dim}.")
+    expected = {f"{path}.weight": (out_dim, in_dim * bits // 32), f"{path}.scales": (out_dim, in_dim // group_size)}
+    if p["mode"] == "affine":
+        expected[f"{path}.biases"] = expected[f"{path}.scales"]
+    for key, shape in expected.items():
+        if key not in weights:
+            raise _fail(f"'{key}' is missing from {weight_file(folder, f'{path}.weight')}; "
+                                f"{p['mode']} quantization stores weight, scales and biases.")
+        if tuple(weights[key].shape) != shape:
+            raise _fail(f"'{key}' in {weight_file(folder, key)} has shape {tuple(weights[key].shape)}, but "
+                                f"{where} says bits={bits}, group_size={group_size}, which for this layer means "
+                                f"{shape}. The quantization entry does not match the weights.")
+
+
+def quantize_on_load(config: dict[str, Any], quantize: int | None, folder: Path) -> bool:
+    """Whether `load(quantize=...)` should still quantize: not if the checkpoint already is."""
+    entry = config.get("quantization")
+    if not quantize or not isinstance(entry, dict):
+        return bool(quantize)
+    if entry.get("bits") != quantize:
+        raise InvalidArgumentError(f"{folder} is already quantized to {entry.get('bits')} bits; load it without "
+                                   f"quantize={quantize}, or convert the float model with --bits {quantize}.")
+    return False
+
+
+def describe(network: nn.Module) -> dict[str, Any] | None:
+    """Bits and group size of the quantized layers (for `info`), None for a float network."""
+    layers = [m for _, m in network.named_modules() if isinstance(m, (nn.QuantizedLinear, nn.QuantizedEmbedding))]
+    if not layers:
+        return None
+    settings = sorted({(m.bits, m.group_size, m.mode) for m in layers})
+    floats = sum(1 for _, m in network.named_modules() if isinstance(m, (nn.Linear, nn.Embedding)))
+    out: dict[str, Any] = {"bits": settings[0][0], "group_size": settings[0][1], "mode": settings[0][2]}
+    if len(settings) > 1:
+        out["mixed"] = [{"bits": b, "group_size": g, "mode": m} for b, g, m in settings]
+    return out | {"quantized_layers": len(layers), "float_layers": floats}
