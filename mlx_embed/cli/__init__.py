@@ -12,7 +12,7 @@ import os
 import sys
 
 # Command modules, imported lazily so `mlx-embed --help` and each command start fast.
-COMMANDS = ["embed", "info", "download"]
+COMMANDS = ["embed", "info", "download", "convert", "serve", "index", "search", "cluster", "classify", "apply"]
 
 
 def build_parser() -> argparse.ArgumentParser:

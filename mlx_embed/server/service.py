@@ -1,0 +1,169 @@
+"""What the endpoints share: limits, model names and task suffixes, inputs to token ids, and the batcher."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+from starlette.concurrency import run_in_threadpool
+
+from ..embedder import STANDARD_TASKS
+from ..errors import InvalidArgumentError
+from ..pooling import finish
+from .batcher import Batcher, BatcherClosedError, QueueFullError
+from .errors import ApiError
+
+if TYPE_CHECKING:
+    from ..embedder import EmbeddingModel
+
+
+@dataclass
+class ServerSettings:
+    served_name: str | None = None      # model id clients send; default: the model folder's name
+    api_key: str | None = None          # if set, every endpoint but /health needs `Authorization: Bearer <key>`
+    loopback_hosts_only: bool = True    # Host header must be localhost or a loopback IP (DNS rebinding)
+    accept_token_ids: bool = False      # token-id input (this model's ids; other tokenizers' ids give garbage)
+    max_inputs: int = 2048              # inputs per request (OpenAI's limit)
+    max_input_chars: int = 262_144      # characters per input
+    max_request_bytes: int = 16 << 20   # request body
+    max_queue: int = 256                # requests waiting for the model; more get 429
+    batch_window_ms: float = 2.0        # the longest the worker waits for requests still being tokenised
+    max_batch_tokens: int = 8192        # token budget of one coalesced batch (and of one forward pass)
+    batch_size: int = 64                # texts per forward pass
+    cache_limit_bytes: int = 256 << 20  # MLX buffer cache cleared between batches above this
+
+
+class EmbeddingService:
+    def __init__(self, model: "EmbeddingModel", settings: ServerSettings):
+        self.model = model
+        self.settings = settings
+        names = [settings.served_name, Path(str(model.name)).name, model.name, Path(model.path).name]
+        self.names = list(dict.fromkeys(n for n in names if n))
+        self.name = self.names[0]
+        self.tasks = tuple(model.tasks) or STANDARD_TASKS
+        self.created = int(time.time())
+        self.batcher = Batcher(model, window_ms=settings.batch_window_ms, batch_tokens=settings.max_batch_tokens,
+                               batch_size=settings.batch_size, max_queue=settings.max_queue,
+                               cache_limit_bytes=settings.cache_limit_bytes)
+
+    def model_ids(self) -> list[str]:
+        """The served id, and one id per task when the model has adapters to choose from."""
+        return [self.name] + [f"{self.name}-{t}" for t in self.model.tasks]
+
+    # --- checking a request ---------------------------------------------------------------------
+    def task_for(self, model_id: str | None, task: str | None) -> str | None:
+        suffix = None
+        if model_id is not None and model_id not in self.names:
+            suffix = next((t for n in self.names for t in self.tasks if model_id == f"{n}-{t}"), None)
+            if suffix is None:
+                raise ApiError(404, f"The model {model_id!r} is not served here. Use {self.name!r}, or "
+                                    f"{self.name!r} with a task suffix ({', '.join('-' + t for t in self.tasks)}); "
+                                    "GET /v1/models lists them.", "model_not_found", "model")
+        if task is not None and suffix is not None and task != suffix:
+            raise ApiError(400, f"task={task!r} contradicts the model suffix {suffix!r}; give one of them.",
+                           "conflicting_task", "task")
+        try:
+            return self.model.resolve_task(task or suffix)
+        except InvalidArgumentError as exc:
+            raise ApiError(400, str(exc), "invalid_task", "task") from None
+
+    def check_dimensions(self, dimensions: int | None) -> int | None:
+        if dimensions is not None and not 1 <= dimensions <= self.model.dim:
+            raise ApiError(400, f"dimensions={dimensions} is out of range: use 1..{self.model.dim} (this model's "
+                                "dimension), or leave it out.", "invalid_dimensions", "dimensions")
+        return dimensions
+
+    def prompt_prefix(self, prompt_name: str | None) -> str:
+        try:
+            return self.model.resolve_prompt(prompt_name, None)
+        except InvalidArgumentError as exc:
+            raise ApiError(400, str(exc), "invalid_prompt_name", "prompt_name") from None
+
+    def check_inputs(self, value: object, param: str) -> tuple[list[str] | None, list[list[int]] | None]:
+        """(texts, None) or (None, token id lists), within the request limits."""
+        single = isinstance(value, str)
+        if single:
+            value = [value]
+        if not value:
+            raise ApiError(400, f"'{param}' is empty: send at least one text.", "empty_input", param)
+        if isinstance(value[0], int):  # one token array
+            value = [value]
+        if len(value) > self.settings.max_inputs:
+            raise ApiError(400, f"'{param}' has {len(value)} items; at most {self.settings.max_inputs} per request. "
+                                "Split it into several requests.", "too_many_inputs", param)
+        if isinstance(value[0], str):
+            for i, text in enumerate(value):
+                where = param if single else f"{param}[{i}]"
+                if not text:
+                    raise ApiError(400, f"'{where}' is an empty string.", "empty_input", param)
+                if len(text) > self.settings.max_input_chars:
+                    raise ApiError(400, f"'{where}' has {len(text)} characters; at most "
+                                        f"{self.settings.max_input_chars} per input. Chunk the text first.",
+                                   "input_too_long", param)
+            return list(value), None
+        if not self.settings.accept_token_ids:
+            raise ApiError(400, f"'{param}' holds token ids, which this server does not accept: ids of another "
+                                "tokenizer (tiktoken's, which LangChain's OpenAIEmbeddings sends unless "
+                                "check_embedding_ctx_length=False) would give wrong vectors. Send text, or start "
+                                "the server with --accept-token-ids to send this model's own token ids.",
+                           "token_ids_not_accepted", param)
+        vocab = self.model.tokenizer.vocab_size
+        for i, ids in enumerate(value):
+            if not ids:
+                raise ApiError(400, f"'{param}[{i}]' is an empty token array.", "empty_input", param)
+            if len(ids) > self.settings.max_input_chars:
+                raise ApiError(400, f"'{param}[{i}]' has {len(ids)} tokens; at most {self.settings.max_input_chars}.",
+                               "input_too_long", param)
+            if min(ids) < 0 or max(ids) >= vocab:
+                raise ApiError(400, f"'{param}[{i}]' has a token id outside this model's vocabulary (0..{vocab - 1}).",
+                               "invalid_token_id", param)
+        return None, [list(ids) for ids in value]
+
+    # --- tokens and vectors ---------------------------------------------------------------------
+    def tokenize(self, texts: list[str] | None, tokens: list[list[int]] | None, prefix: str, truncate: bool,
+                 param: str, too_long_status: int = 400) -> list[list[int]]:
+        """Token ids as `model.encode` makes them (prompt prefix, lower-casing, special tokens)."""
+        limit = self.model.max_length
+        if texts is not None:
+            inputs = [prefix + t for t in texts]
+            if getattr(self.model.profile, "lowercase", False):
+                inputs = [t.lower() for t in inputs]
+            ids = self.model.tokenizer.encode(inputs, limit if truncate else None)
+        else:
+            ids = tokens or []
+            if truncate:
+                ids = [seq[:limit] for seq in ids]
+        if not truncate:
+            for i, seq in enumerate(ids):
+                if len(seq) > limit:
+                    raise ApiError(too_long_status, f"'{param}[{i}]' is {len(seq)} tokens long; this model reads at "
+                                                    f"most {limit}. Send shorter inputs or truncate=true.",
+                                   "context_length_exceeded", param)
+        return ids
+
+    async def run(self, inputs: object, param: str, *, model_id: str | None = None, task: str | None = None,
+                  dimensions: int | None = None, prompt_name: str | None = None, truncate: bool = True,
+                  normalize: bool = True, too_long_status: int = 400) -> tuple[np.ndarray, int]:
+        """Check a request, tokenise it, embed it with the batch it joins: (vectors, tokens used)."""
+        self.batcher.announce()  # so the worker waits for this request while it is tokenised
+        submitted = False
+        try:
+            task = self.task_for(model_id, task)
+            dimensions = self.check_dimensions(dimensions)
+            prefix = self.prompt_prefix(prompt_name)
+            texts, tokens = self.check_inputs(inputs, param)
+            ids = await run_in_threadpool(self.tokenize, texts, tokens, prefix, truncate, param, too_long_status)
+            submitted = True
+            vectors = await self.batcher.embed(ids, task, announced=True)
+        except QueueFullError:
+            raise ApiError(429, f"The server is busy ({self.batcher.max_queue} requests queued); retry shortly.",
+                           "queue_full", headers={"Retry-After": "1"}) from None
+        except BatcherClosedError:
+            raise ApiError(503, "The server is shutting down.", "unavailable") from None
+        finally:
+            if not submitted:
+                self.batcher.withdraw()
+        return finish(vectors, dimensions, normalize), sum(len(s) for s in ids)
