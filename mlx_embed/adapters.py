@@ -112,7 +112,8 @@ def attach_adapters(model: nn.Module, adapters: dict[str, dict[str, tuple[mx.arr
             task = next(t for t, d in adapters.items() if name in d)
             raise AdapterError(f"Adapter '{task}' targets '{name}', which is not a linear layer of this model.")
         out_dim = linear.weight.shape[0]
-        in_dim = linear.weight.shape[1] * (32 // linear.bits if hasattr(linear, "bits") else 1)
+        # A quantized weight packs 32 // bits values per uint32 (3, 5, 6 bits: 32 * cols / bits overall).
+        in_dim = linear.weight.shape[1] * 32 // linear.bits if hasattr(linear, "bits") else linear.weight.shape[1]
         for task, deltas in adapters.items():
             if name in deltas:
                 a, b = deltas[name]

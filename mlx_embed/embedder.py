@@ -115,10 +115,7 @@ class EmbeddingModel:
         if batch_size < 1 or max_batch_tokens < 1:
             raise InvalidArgumentError("batch_size and max_batch_tokens must be positive.")
         limit = min(max_length or self.max_length, self.max_length)
-        inputs = [prefix + t for t in texts]
-        if self.profile.lowercase:  # sentence_bert_config.json do_lower_case, as sentence-transformers does
-            inputs = [t.lower() for t in inputs]
-        ids = self.tokenizer.encode(inputs, limit) if texts else []
+        ids = self.tokenize(texts, prefix, limit)
         vectors = self.embed_token_ids(ids, task, batch_size, max_batch_tokens, show_progress_bar)
         out = quantize(finish(vectors, truncate_dim, normalize_embeddings), precision)
         return out[0] if single else out
@@ -168,6 +165,16 @@ class EmbeddingModel:
             valid = ", ".join(self.profile.prompts) or "none (this model has no prompts)"
             raise InvalidArgumentError(f"Unknown prompt_name {name!r}; valid prompt names: {valid}.")
         return self.profile.prompts[name]
+
+    def tokenize(self, texts: Sequence[str], prefix: str = "", max_length: int | None = None) -> list[list[int]]:
+        """Token ids exactly as `encode` makes them: prompt prefix, lower-casing where the model's
+        sentence_bert_config.json asks for it, the tokenizer's special tokens, truncation (None: none)."""
+        if not texts:
+            return []
+        inputs = [prefix + t for t in texts]
+        if self.profile.lowercase:
+            inputs = [t.lower() for t in inputs]
+        return self.tokenizer.encode(inputs, max_length)
 
     def embed_token_ids(self, ids: Sequence[Sequence[int]], task: str | None = None, batch_size: int = 64,
                         max_batch_tokens: int = DEFAULT_BATCH_TOKENS, show_progress_bar: bool = False,

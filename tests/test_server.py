@@ -444,13 +444,15 @@ def test_load_throughput_p95_and_flat_memory(cli_server):
 
     warm = run_load(url, clients=8, seconds=4, max_requests=1000, body_for=body)
     before = rss().rss
-    load = run_load(url, clients=8, seconds=25, max_requests=3000, body_for=body)
+    # Bounded by count (2000 requests) with a generous time cap, so a slow CI machine still measures
+    # memory over the same amount of traffic.
+    load = run_load(url, clients=8, seconds=120, max_requests=2000, body_for=body)
     after = rss().rss
     print(f"\nload test: 8 clients, {load['requests']} requests in {load['seconds']} s: {load['rps']:.0f} req/s, "
           f"p50 {load['p50_ms']:.1f} ms, p95 {load['p95_ms']:.1f} ms; server RSS {before / 2**20:.0f} -> "
           f"{after / 2**20:.0f} MiB")
     assert warm["errors"] == 0 and load["errors"] == 0, warm["error_samples"] + load["error_samples"]
-    assert load["requests"] >= 1000, load
+    assert load["requests"] >= 1000, load  # the traffic the memory check is about really happened
     assert after - before < 40 * 2**20, f"RSS grew {(after - before) / 2**20:.0f} MiB over {load['requests']} requests"
     assert proc.poll() is None
     with pytest.raises(ValueError, match="loopback"):

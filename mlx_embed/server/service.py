@@ -128,10 +128,7 @@ class EmbeddingService:
         """Token ids as `model.encode` makes them (prompt prefix, lower-casing, special tokens)."""
         limit = self.model.max_length
         if texts is not None:
-            inputs = [prefix + t for t in texts]
-            if getattr(self.model.profile, "lowercase", False):
-                inputs = [t.lower() for t in inputs]
-            ids = self.model.tokenizer.encode(inputs, limit if truncate else None)
+            ids = self.model.tokenize(texts, prefix, limit if truncate else None)
         else:
             ids = tokens or []
             if truncate:

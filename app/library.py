@@ -1,0 +1,606 @@
+"""The app's thin adapter over the mlx_embed library: every action the app takes goes through here.
+
+Nothing in this module decides anything about models, indexes or clusters; it names the library calls
+the views need and turns their callbacks into plain Python callables the workers can wire to signals.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlx_embed  # noqa: F401  (loads OpenBLAS before mlx.core)
+from mlx_embed.errors import MlxEmbedError, ModelNotFoundError
+
+
+# --- models ------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelChoice:
+    repo: str
+    title: str
+    blurb: str
+    approx_mb: int
+
+
+MODEL_CHOICES = [
+    ModelChoice("jinaai/jina-embeddings-v5-text-small", "jina-embeddings-v5 small",
+                "Best quality. 1024 dims, 4 task adapters, 32K context, multilingual.", 1200),
+    ModelChoice("jinaai/jina-embeddings-v5-text-nano", "jina-embeddings-v5 nano",
+                "Fast and small. 768 dims, 4 task adapters, multilingual.", 450),
+    ModelChoice("Qwen/Qwen3-Embedding-0.6B", "Qwen3-Embedding 0.6B",
+                "Qwen3 embedding model, 1024 dims, no adapters.", 1200),
+    ModelChoice("sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2",
+                "Tiny English model, 384 dims: quick on any machine.", 90),
+]
+DEFAULT_MODEL = MODEL_CHOICES[0].repo
+
+
+class DownloadCancelled(MlxEmbedError):
+    """The user cancelled a model download."""
+
+
+def offline_mode() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes", "on"}
+
+
+def network_available(host: str = "huggingface.co", timeout: float = 2.0) -> bool:
+    """Whether the Hugging Face hub can be reached (False at once when HF_HUB_OFFLINE is set)."""
+    if offline_mode():
+        return False
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def local_model_path(name_or_path: str) -> Path | None:
+    """The model's folder if it is on this machine (a folder, or in the Hugging Face cache), else None."""
+    from mlx_embed.hub import resolve_model_path
+
+    if not name_or_path:
+        return None
+    try:
+        return resolve_model_path(name_or_path, download=False)
+    except (ModelNotFoundError, OSError, ValueError):
+        return None
+
+
+def size_on_disk(path: str | os.PathLike) -> int:
+    """Bytes used by a model folder (symlinks into the HF blob store are followed once each)."""
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_size
+    seen, total = set(), 0
+    for root, _, names in os.walk(path):
+        for name in names:
+            p = Path(root, name)
+            try:
+                real = p.resolve()
+                if real in seen:
+                    continue
+                seen.add(real)
+                total += real.stat().st_size
+            except OSError:
+                continue
+    return total
+
+
+def download_model(repo: str, report: Callable[[int, int, str], None]) -> Path:
+    """Download a model's files (only what the loader reads: mlx_embed.hub.ALLOW_PATTERNS).
+
+    `report(done_bytes, total_bytes, what)` is called as bytes arrive; raise from it (e.g. the worker's
+    Cancelled) to stop the download.
+    """
+    from huggingface_hub import snapshot_download
+    from mlx_embed.hub import ALLOW_PATTERNS
+
+    if offline_mode():
+        raise ModelNotFoundError(f"Cannot download {repo}: offline mode (HF_HUB_OFFLINE) is on. Unset it, "
+                                 "or choose a model folder on this machine.")
+    try:
+        path = snapshot_download(repo, allow_patterns=ALLOW_PATTERNS, tqdm_class=progress_tqdm(report),
+                                 max_workers=4)
+    except MlxEmbedError:
+        raise
+    except Exception as exc:
+        if "cancel" in type(exc).__name__.lower():
+            raise
+        raise ModelNotFoundError(
+            f"Could not download {repo} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}). "
+            "Check your network connection and the model name, then try again; or choose a local folder."
+        ) from exc
+    return Path(path)
+
+
+def progress_tqdm(report: Callable[[int, int, str], None]):
+    """A tqdm class for huggingface_hub that forwards byte progress to `report` (and lets it raise)."""
+    from tqdm.auto import tqdm as base
+
+    class QtProgress(base):
+        def __init__(self, *args, **kwargs):
+            kwargs["disable"] = False
+            kwargs["file"] = open(os.devnull, "w")  # noqa: SIM115  (tqdm writes here; nothing is shown)
+            super().__init__(*args, **kwargs)
+            self._bytes = kwargs.get("unit") == "B"
+
+        def update(self, n=1):
+            out = super().update(n)
+            if self._bytes:
+                report(int(self.n), int(self.total or 0), str(self.desc or ""))
+            else:
+                report(-1, -1, str(self.desc or ""))   # a files bar: a chance to cancel, no bytes
+            return out
+
+        def close(self):
+            try:
+                super().close()
+            finally:
+                if not self.fp.closed and self.fp is not None:
+                    self.fp.close()
+
+    return QtProgress
+
+
+def load_model(name_or_path: str, dtype: str | None = None, quantize: int | None = None):
+    """mlx_embed.load: a folder, or a repo id already in the local cache (never downloads)."""
+    path = local_model_path(name_or_path)
+    if path is None:
+        raise ModelNotFoundError(f"Model '{name_or_path}' is not on this machine. Download it in the model "
+                                 "manager, or choose a local model folder.")
+    return mlx_embed.load(path, dtype=dtype or None, quantize=quantize or None)
+
+
+def describe_model(model) -> dict:
+    facts = dict(model.describe())
+    facts["size_on_disk"] = size_on_disk(model.path)
+    return facts
+
+
+# --- index -------------------------------------------------------------------------------------------
+@dataclass
+class Hit:
+    """One search result as the views show it."""
+
+    path: Path
+    name: str
+    kind: str | None
+    modified: float | None
+    score: float
+    passage_html: str              # the best passage, HTML-escaped, matched words in <b>
+    page: int | None = None
+    matched: tuple[str, ...] = ()
+
+
+@dataclass
+class FolderStatus:
+    path: Path
+    files: int
+    indexed: int
+    failed: int
+    pending: int
+    updated: float | None
+    state: str
+    problems: list                 # [(path, reason)] of files that are not indexed (failed or skipped)
+
+
+@dataclass
+class RunSummary:
+    stats: object
+    text: str
+
+
+def _index_class():
+    try:
+        from mlx_embed.index import Index
+    except ImportError:
+        from mlx_embed.index.engine import Index
+    return Index
+
+
+def passage_html(passage, max_chars: int = 400) -> str:
+    """A library Passage as one line of HTML with its highlight spans in <b> (everything else escaped)."""
+    from html import escape
+
+    text, out, pos = passage.text, [], 0
+    for s, e in sorted(passage.highlights or []):
+        if s < pos:
+            continue
+        out += [escape(text[pos:s]), "<b>", escape(text[s:e]), "</b>"]
+        pos = e
+    out.append(escape(text[pos:]))
+    html = " ".join("".join(out).split())
+    return html if len(html) <= max_chars * 2 else html[: max_chars * 2] + "…"
+
+
+class IndexHandle:
+    """The open index (mlx_embed.index.Index) with the few calls the views make, in app terms."""
+
+    def __init__(self, index, settings_key: tuple):
+        self.ix = index
+        self.settings_key = settings_key
+        self._folders_cache: list[Path] = [f.path for f in index.folders()]
+
+    @property
+    def path(self) -> Path:
+        return self.ix.path
+
+    # folders
+    def folders(self) -> list[Path]:
+        return list(self._folders_cache)
+
+    def add_folder(self, path) -> Path:
+        p = self.ix.add_folder(path)
+        self._folders_cache = [f.path for f in self.ix.folders()]
+        return p
+
+    def remove_folder(self, path) -> int:
+        n = self.ix.remove_folder(path)
+        self._folders_cache = [f.path for f in self.ix.folders()]
+        return n
+
+    def folder_status(self) -> list[FolderStatus]:
+        status = self.ix.status(max_failures=100_000)
+        self._folders_cache = [f.path for f in status.folders]
+        per = _per_folder_problems(self.ix, status)
+        running = status.run is not None
+        out = []
+        for f in status.folders:
+            problems = per.get(str(f.path), [])
+            failed = sum(1 for _, reason, st in problems if st == "failed")
+            pending = getattr(f, "pending", None)
+            if pending is None:
+                pending = max(0, f.files - f.indexed - len(problems))
+            if f.scanned is None:
+                state = "waiting" if not running else "scanning"
+            elif pending:
+                state = f"{pending} to do"
+            else:
+                state = "up to date"
+            out.append(FolderStatus(f.path, f.files, f.indexed, failed, pending, f.scanned, state,
+                                    [(p, reason) for p, reason, _ in problems]))
+        return out
+
+    def needs_run(self) -> bool:
+        """True when the last run did not finish or work is queued (the next start resumes it)."""
+        status = self.ix.status(max_failures=0)
+        return bool(status.counts.get("pending")) or any(f.scanned is None for f in status.folders) or \
+            bool((status.last_run or {}).get("cancelled"))
+
+    # indexing
+    def index_loop(self, ctx, watch: bool, rebuild: bool = False, interval: float = 5.0) -> None:
+        """Bring the index up to date (re-embedding everything if `rebuild`), then, if `watch`, keep
+        following changes (mlx_embed.index.watch) until cancelled. Each finished run is reported as
+        ctx.partial(RunSummary); progress goes to ctx.report; pause blocks in the progress callback."""
+
+        def progress(p):
+            ctx.wait_while_paused()
+            if p.phase == "scan":
+                ctx.report(0, 0, f"Looking for new and changed files… {p.files_done:,} found", extra="scan")
+            elif p.phase == "index":
+                name = Path(p.current).name if p.current else ""
+                ctx.report(p.files_done, p.files_total, f"Indexing {p.files_done:,} of {p.files_total:,} files"
+                           + (f" · {name}" if name else ""), eta=p.eta_seconds, extra="index")
+
+        def finished(stats):
+            if not stats.cancelled:
+                ctx.partial(RunSummary(stats, _summary_text(stats)), check=False)
+
+        if rebuild:
+            finished(self.ix.rebuild(progress=progress, cancel=ctx.cancel_event, low_priority=True))
+        if watch:
+            from mlx_embed.index.watch import watch as follow
+
+            follow(self.ix, interval=interval, cancel=ctx.cancel_event, on_run=finished, progress=progress)
+        elif not rebuild:
+            finished(self.ix.run(progress=progress, cancel=ctx.cancel_event, low_priority=True))
+
+    def model_mismatch(self, model) -> str | None:
+        """A message if the index holds vectors of another model (a re-index is needed), else None."""
+        from mlx_embed.index.embedding import model_identity, same_model
+
+        recorded = self.ix.model_identity
+        if recorded is None:
+            return None
+        current = model_identity(model)
+        if same_model(recorded, current):
+            return None
+        return (f"Your index was built with {recorded.get('name')} ({recorded.get('dim')}-d), not the model now "
+                f"chosen, {current.get('name')}. Vectors of two models never mix: re-index with the new model "
+                "(your files are not touched), or go back to the old model in the model manager.")
+
+    # search
+    def search(self, query: str, k: int = 20, folder=None, kinds=None, modified_after=None) -> list[Hit]:
+        results = self.ix.search(query, k=k, folder=folder, kinds=kinds, modified_after=modified_after, passages=1)
+        hits = []
+        for r in results:
+            best = r.passages[0] if r.passages else None
+            hits.append(Hit(Path(r.path), Path(r.path).name, r.kind, r.modified, float(r.score),
+                            passage_html(best) if best is not None else "", best.page if best is not None else None,
+                            tuple(r.matched)))
+        return hits
+
+    def close(self) -> None:
+        self.ix.close()
+
+
+def _summary_text(stats) -> str:
+    parts = []
+    if stats.indexed:
+        parts.append(f"{stats.indexed:,} indexed")
+    if stats.touched or stats.unchanged:
+        parts.append(f"{stats.unchanged + stats.touched:,} unchanged")
+    if stats.moved:
+        parts.append(f"{stats.moved:,} moved")
+    if stats.copied:
+        parts.append(f"{stats.copied:,} copies")
+    if stats.deleted:
+        parts.append(f"{stats.deleted:,} removed")
+    if stats.failed:
+        parts.append(f"{stats.failed:,} failed (see the list above)")
+    if stats.skipped:
+        parts.append(f"{stats.skipped:,} skipped")
+    return "Up to date" + (": " + ", ".join(parts) if parts else "") + f" ({stats.seconds:.1f} s)."
+
+
+def _per_folder_problems(ix, status) -> dict[str, list]:
+    """folder -> [(path, reason, status)] of files not indexed. Uses Index.problems() when the library has
+    it; else reads the index's files table (read-only) as the CLI's status does."""
+    getter = getattr(ix, "problems", None)
+    rows = []
+    if callable(getter):
+        rows = [(str(p), reason, st) for p, reason, st in getter()]
+    else:
+        db = ix.store.db
+        rows = [(r[0], r[1] or "", r[2]) for r in db.execute(
+            "SELECT path, reason, status FROM files WHERE status IN ('failed', 'skipped') ORDER BY path")]
+    folders = sorted((str(f.path) for f in status.folders), key=len, reverse=True)
+    out: dict[str, list] = {}
+    for path, reason, st in rows:
+        owner = next((f for f in folders if path == f or path.startswith(f.rstrip(os.sep) + os.sep)), None)
+        if owner is not None:
+            out.setdefault(owner, []).append((path, reason, st))
+    return out
+
+
+def open_index(location: str | None, model, settings) -> IndexHandle:
+    """Open (or create) the index at `location` (None: the platform's app-data folder) for `model`."""
+    Index = _index_class()
+    dim = settings.matryoshka_dim or None
+    if dim is not None and dim >= model.dim:
+        dim = None
+    kwargs = dict(max_size=settings.max_file_mb * 1024 * 1024, excludes=settings.excludes)
+    index = Index(location, model, **kwargs)
+    # Vector settings are fixed when an index is created: a change means a new index.
+    wanted = (dim, settings.precision == "binary")
+    have = (index.settings.vector_dim, index.settings.binary)
+    if wanted != have:
+        if index.model_identity is None and not index.folders():
+            index.close()
+            _delete_index_files(index.path)
+            index = Index(location, model, vector_dim=dim, binary=wanted[1], **kwargs)
+        else:   # the existing index decides; Settings shows what it holds (a change there rebuilds)
+            settings.matryoshka_dim = have[0] or 0
+            settings.precision = "binary" if have[1] else "float16"
+    return IndexHandle(index, (index.settings.vector_dim, index.settings.binary))
+
+
+def recreate_index(handle: IndexHandle, location: str | None, model, settings) -> IndexHandle:
+    """A new empty index with the current vector settings and the same folders (everything re-embeds)."""
+    folders = handle.folders()
+    path = handle.path
+    handle.close()
+    _delete_index_files(path)
+    new = open_index(location, model, settings)
+    for f in folders:
+        if Path(f).is_dir():
+            new.add_folder(f)
+    return new
+
+
+def _delete_index_files(db_path: Path) -> None:
+    for p in (db_path, db_path.with_name(db_path.name + "-wal"), db_path.with_name(db_path.name + "-shm")):
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
+
+
+# --- organising: clustering and classification --------------------------------------------------------
+@dataclass
+class Group:
+    id: int                        # -1: files in no group (noise)
+    label: str
+    files: list[str]
+    central: list[str]
+    outliers: list[str]
+
+
+@dataclass
+class ClusterResult:
+    groups: list[Group]
+    coords: dict[str, tuple[float, float]]
+    summary: str
+    skipped: dict[str, str]
+    clustering: object             # the library's Clustering
+
+
+@dataclass
+class ClassifyResult:
+    assignments: list              # mlx_embed.organize.classify.Assignment
+    labels: list[str]
+    threshold: float
+    method: str
+    note: str
+    skipped: dict[str, str]
+    label_set: object              # the library's LabelSet (corrections go here)
+
+
+def _embed_files(model, paths: list[str], task: str, index, ctx, verb: str):
+    from mlx_embed.organize.files import collect_files
+    from mlx_embed.organize.vectors import embed_files
+
+    ctx.report(0, 0, "Finding files…")
+    files = collect_files(paths)
+    if not files:
+        from mlx_embed.errors import InvalidArgumentError
+        raise InvalidArgumentError("No files found in what you chose (hidden files are skipped). Choose other "
+                                   "files or folders.")
+    ctx.check()
+    return embed_files(model, files, task, index=index.ix if index is not None else None,
+                       progress=lambda done, total: ctx.progress(done, total, f"{verb} {done:,} of {total:,} files…"))
+
+
+def cluster_paths(model, paths: list[str], k: int | None, method: str, index, ctx) -> ClusterResult:
+    """Embed the files under `paths` (clustering adapter) and group them (mlx_embed.organize.cluster)."""
+    from mlx_embed.organize.cluster import cluster_files
+
+    fv = _embed_files(model, paths, "clustering", index, ctx, "Reading")
+    if len(fv) == 0:
+        from mlx_embed.errors import InvalidArgumentError
+        reasons = "; ".join(f"{Path(p).name}: {r}" for p, r in list(fv.skipped.items())[:3])
+        raise InvalidArgumentError(f"None of the files has readable text ({reasons}). Choose text documents.")
+    ctx.report(len(fv), len(fv), "Grouping…")
+    result = cluster_files(fv, k=k, method=method)
+    ctx.check()
+    groups = [Group(c.id, c.label, [str(p) for p in c.files], [str(p) for p in c.central],
+                    [str(p) for p in c.outliers]) for c in result.clusters]
+    if result.noise:
+        groups.append(Group(-1, "Not in any group", [str(p) for p in result.noise], [], []))
+    coords = {str(p): (float(x), float(y)) for p, (x, y) in zip(result.paths, result.coords)}
+    n = len(result.paths)
+    summary = f"{n} files in {len(result.clusters)} groups ({result.criterion})."
+    if fv.skipped:
+        summary += f" {len(fv.skipped)} skipped (no readable text)."
+    summary += " Double-click a group to rename it; drag files between groups."
+    return ClusterResult(groups, coords, summary, {str(p): r for p, r in fv.skipped.items()}, result)
+
+
+def make_label_set(labels: list[dict], threshold: float, base=None):
+    """A library LabelSet from the editor's rows (keeping `base`'s cached example vectors)."""
+    from mlx_embed.organize.classify import Label, LabelSet
+
+    out = LabelSet([Label(lab["name"], lab.get("description", ""), [Path(p) for p in lab.get("examples", [])])
+                    for lab in labels], threshold, getattr(base, "path", None))
+    if base is not None:
+        out._cache = base._cache      # noqa: SLF001  (the vectors of examples stay valid while they move)
+    return out
+
+
+def classify_paths(model, paths: list[str], labels: list[dict], threshold: float, index, ctx,
+                   base_set=None) -> ClassifyResult:
+    """Embed the files (classification adapter) and put each under a label (mlx_embed.organize.classify)."""
+    from mlx_embed.organize.classify import classify
+
+    label_set = make_label_set(labels, threshold, base_set)
+    fv = _embed_files(model, paths, "classification", index, ctx, "Reading")
+    ctx.report(len(fv), len(fv), "Comparing with the labels…")
+    result = classify(model, fv, label_set, threshold=threshold)
+    ctx.check()
+    note = {"zero-shot": "from the label descriptions", "centroid": "from your examples and descriptions",
+            "logistic": "learned from your examples"}.get(result.method, result.method)
+    return ClassifyResult(result.assignments, label_set.names, threshold, result.method, note,
+                          {str(p): r for p, r in fv.skipped.items()}, label_set)
+
+
+# --- label sets (the library's JSON format, one file per set, reusable from the CLI) ------------------
+def label_sets_dir() -> Path:
+    from .config import app_data_dir
+
+    return Path(os.environ.get("MLX_EMBED_LABELS_DIR") or app_data_dir() / "label-sets")
+
+
+def list_label_sets() -> list[str]:
+    folder = label_sets_dir()
+    return sorted(p.stem for p in folder.glob("*.json")) if folder.is_dir() else []
+
+
+def load_label_set(name: str):
+    from mlx_embed.organize.classify import LabelSet
+
+    return LabelSet.load(label_sets_dir() / f"{_safe_name(name)}.json")
+
+
+def save_label_set(name: str, label_set) -> Path:
+    folder = label_sets_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    return label_set.save(folder / f"{_safe_name(name)}.json")
+
+
+def label_set_rows(label_set) -> list[dict]:
+    return [{"name": lab.name, "description": lab.description, "examples": [str(p) for p in lab.examples]}
+            for lab in label_set.labels]
+
+
+def _safe_name(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in " -_." else "_" for ch in name).strip() or "labels"
+
+
+# --- file actions (mlx_embed.organize.actions: plans, journal, undo) ---------------------------------
+@dataclass
+class ActionResult:
+    journal: Path
+    text: str
+    ok: bool
+
+
+def plan_groups(groups: list[tuple[str, list[str]]], dest: str, mode: str = "move"):
+    """The library's plan: each group's files into `dest/<group name>/` (or tagged). Nothing happens yet."""
+    from mlx_embed.organize import actions
+
+    return actions.plan_groups([{"name": name, "files": list(files)} for name, files in groups], mode=mode,
+                               destination=dest)
+
+
+def plan_steps(plan) -> list[tuple[str, str | None]]:
+    """(file, where it goes) per step (None for a tag); folder creations are implied."""
+    return [(op.source, op.target or None) for op in plan.operations if op.kind in ("move", "copy", "tag")]
+
+
+def plan_mode(plan) -> str:
+    return plan.mode
+
+
+def plan_problems(plan) -> list[str]:
+    return list(plan.problems)
+
+
+def plan_summary(plan) -> str:
+    steps = [op for op in plan.operations if op.kind in ("move", "copy", "tag")]
+    n = len(steps)
+    verb = {"move": "Move", "copy": "Copy", "tag": "Tag"}.get(plan.mode, plan.mode.title())
+    if plan.mode == "tag":
+        return f"{verb} {n} file{'s' if n != 1 else ''} with {len({op.tag for op in steps})} tags"
+    folders = len({str(Path(op.target).parent) for op in steps})
+    return f"{verb} {n} file{'s' if n != 1 else ''} into {folders} folder{'s' if folders != 1 else ''}"
+
+
+def journal_dir() -> Path | None:
+    return Path(os.environ["MLX_EMBED_JOURNAL_DIR"]) if os.environ.get("MLX_EMBED_JOURNAL_DIR") else None
+
+
+def apply_plan(plan, index=None) -> ActionResult:
+    """Carry out a plan (every step journaled first; the index follows moves without re-embedding)."""
+    from mlx_embed.organize import actions
+
+    result = actions.apply(plan, journal_dir=journal_dir(), index=index.ix if index is not None else None)
+    return ActionResult(result.journal, _result_text(plan_summary(plan), result), result.ok)
+
+
+def undo(journal, index=None) -> ActionResult:
+    from mlx_embed.organize import actions
+
+    result = actions.undo(journal=journal, journal_dir=journal_dir(), index=index.ix if index is not None else None)
+    return ActionResult(result.journal, _result_text("Undo", result), result.ok)
+
+
+def _result_text(what: str, result) -> str:
+    text = f"{what}: {len(result.done)} step{'s' if len(result.done) != 1 else ''} done"
+    if result.skipped:
+        text += f", {len(result.skipped)} skipped ({next(iter(result.skipped.values()))})"
+    if result.failed:
+        text += f", {len(result.failed)} failed ({next(iter(result.failed.values()))})"
+    return text + "."

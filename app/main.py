@@ -1,0 +1,92 @@
+"""Entry point: `mlx-embed-app` or `python -m app` [--model M] [--index PATH] [--settings FILE] [--no-tray]."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import mlx_embed  # noqa: F401  (loads OpenBLAS before mlx.core, before anything else imports it)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="mlx-embed-app", description="mlx-embed desktop app: search and organise "
+                                "your files by meaning, on this computer.")
+    p.add_argument("--model", help="model folder or Hugging Face repo id (remembered)")
+    p.add_argument("--index", help="index location (a folder or .db file; remembered)")
+    p.add_argument("--settings", help="settings file (ini) instead of the platform default")
+    p.add_argument("--no-tray", action="store_true", help="no menu-bar icon (quit when the window closes)")
+    p.add_argument("--hidden", action="store_true", help="start in the menu bar without showing the window")
+    args, _qt_args = p.parse_known_args(argv)
+    return args
+
+
+def build(settings=None, tray: bool = True, app=None):
+    """Create the session, window and tray controller (tests use this without running the event loop)."""
+    from PySide6.QtWidgets import QApplication
+
+    from . import icons
+    from .session import Session
+    from .tray import TrayController
+    from .window import MainWindow
+
+    app = app or QApplication.instance()
+    app.setWindowIcon(icons.app_icon())
+    session = Session(settings)
+    window = MainWindow(session)
+    controller = TrayController(session, window, app)
+    if tray:
+        controller.show_icon()
+
+    def quit_app():
+        window.statusBar().showMessage("Stopping at a safe point…")
+        app.processEvents()
+        session.shutdown()
+        app.quit()
+
+    window.quit_requested.connect(quit_app)
+    return session, window, controller
+
+
+def start(session, window) -> None:
+    """Load the remembered model (in a worker), or open the model manager on first run."""
+    from . import library
+
+    name = session.settings.model
+    if name and library.local_model_path(name) is not None:
+        window.show_page("search")
+        session.load_model(name)
+    else:
+        window.first_run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
+    from .config import AppSettings
+
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setApplicationName("mlx-embed")
+    app.setOrganizationName("mlx-embed")
+    app.setApplicationDisplayName("mlx-embed")
+    app.setDesktopFileName("mlx-embed")
+    settings = AppSettings(args.settings)
+    if args.model:
+        settings.model = args.model
+    if args.index:
+        settings.index_location = args.index
+    session, window, controller = build(settings, tray=not args.no_tray, app=app)
+    app.aboutToQuit.connect(session.shutdown)
+    if not (args.hidden and controller.visible()):
+        window.show()
+    start(session, window)
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,348 @@
+"""Search: a field with results as you type (debounced; stale queries cancelled), filters, keyboard-first.
+
+Keys: type to search; Up/Down (and PgUp/PgDn) move through results; Enter or Ctrl/Cmd+O opens;
+Ctrl/Cmd+Enter reveals in the file manager; Ctrl/Cmd+Shift+C copies the path; Esc clears the field.
+`SearchPanel` is shared with the menu-bar popup (compact=True: no filters, fewer results).
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QEvent, QModelIndex, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QFont, QKeySequence, QPalette, QTextDocument
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QLineEdit, QListView, QMenu,
+                               QStyle, QStyledItemDelegate, QStyleOptionViewItem, QVBoxLayout, QWidget)
+
+from . import platform
+from .models import DateRole, FolderRole, PassageRole, PathRole, ResultsModel
+
+DEBOUNCE_MS = 200
+KIND_FILTERS = [  # (shown, library kinds)
+    ("All types", None),
+    ("Documents (PDF, Word, OpenDocument, RTF)", ["pdf", "docx", "odt", "rtf"]),
+    ("Text and Markdown", ["text", "markdown"]),
+    ("Source code", ["source"]),
+    ("Web pages", ["html"]),
+    ("Presentations", ["pptx"]),
+    ("Email", ["eml"]),
+]
+DATE_FILTERS = [("Any time", None), ("Today", 1), ("Past week", 7), ("Past month", 31), ("Past year", 365)]
+
+
+class ResultDelegate(QStyledItemDelegate):
+    """Icon, name, folder and date, then the matching passage with the query terms highlighted."""
+
+    def __init__(self, parent=None, compact: bool = False):
+        super().__init__(parent)
+        self.compact = compact
+        self.icon_size = 28 if compact else 32
+
+    def sizeHint(self, option, index) -> QSize:  # noqa: N802
+        fm = option.fontMetrics
+        lines = 3 if not self.compact else 2    # name (+ folder) + two lines of passage
+        return QSize(1, fm.lineSpacing() * (lines + 1) + 14)   # width: the view's
+
+    def paint(self, painter, option, index) -> None:
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        style = opt.widget.style() if opt.widget else None
+        opt.text = ""
+        opt.icon = opt.icon.__class__()
+        if style is not None:
+            style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        pal = option.palette
+        text_colour = pal.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)
+        dim = pal.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.PlaceholderText)
+        r = option.rect.adjusted(8, 5, -8, -5)
+        icon = index.data(Qt.ItemDataRole.DecorationRole)
+        if icon is not None:
+            icon.paint(painter, r.left(), r.top() + 2, self.icon_size, self.icon_size)
+        x = r.left() + self.icon_size + 10
+        width = r.right() - x
+        fm = option.fontMetrics
+        painter.save()
+        bold = QFont(option.font)
+        bold.setBold(True)
+        painter.setFont(bold)
+        painter.setPen(text_colour)
+        name = index.data(Qt.ItemDataRole.DisplayRole) or ""
+        date = index.data(DateRole) or ""
+        date_w = fm.horizontalAdvance(date) + 12
+        painter.drawText(x, r.top(), width - date_w, fm.height(), Qt.AlignmentFlag.AlignLeft,
+                         painter.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle, width - date_w))
+        painter.setFont(option.font)
+        painter.setPen(dim)
+        painter.drawText(x, r.top(), width, fm.height(), Qt.AlignmentFlag.AlignRight, date)
+        y = r.top() + fm.height() + 1
+        if not self.compact:
+            folder = fm.elidedText(index.data(FolderRole) or "", Qt.TextElideMode.ElideMiddle, width)
+            painter.drawText(x, y, width, fm.height(), Qt.AlignmentFlag.AlignLeft, folder)
+            y += fm.height() + 2
+        passage = index.data(PassageRole) or ""
+        if passage:
+            doc = QTextDocument()
+            doc.setDefaultFont(option.font)
+            doc.setDocumentMargin(0)
+            colour = text_colour.name()
+            mark = pal.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Link).name()
+            marked = passage.replace("<b>", f"<b style='color:{mark}'>")
+            doc.setHtml(f"<div style='color:{colour}'>{marked}</div>")
+            doc.setTextWidth(width)
+            painter.translate(x, y)
+            clip = QRectF(0, 0, width, r.bottom() - y)
+            painter.setClipRect(clip)
+            doc.drawContents(painter, clip)
+        painter.restore()
+
+
+class SearchPanel(QWidget):
+    """Search field + results list (+ filters unless compact). Emits `opened(path)` after opening a file."""
+
+    opened = Signal(str)
+    escape = Signal()
+
+    def __init__(self, session, channel: str = "search", compact: bool = False, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.channel = channel
+        self.compact = compact
+        self.k = 8 if compact else 30
+        self.request_id = 0
+        self.last_query = ""
+        self.results_shown = 0        # how many result sets were shown (tests and the status line use it)
+        self.model = ResultsModel(self)
+
+        self.field = QLineEdit(placeholderText="Search your files by meaning or by name…")
+        self.field.setClearButtonEnabled(True)
+        self.field.setObjectName("searchField")
+        font = self.field.font()
+        font.setPointSizeF(font.pointSizeF() * (1.35 if not compact else 1.25))
+        self.field.setFont(font)
+        self.field.setMinimumHeight(36)
+        self.field.installEventFilter(self)
+
+        self.list = QListView()
+        self.list.setModel(self.model)
+        self.list.setItemDelegate(ResultDelegate(self.list, compact))
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list.setUniformItemSizes(True)
+        self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        self.list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._context_menu)
+        self.list.activated.connect(lambda ix: self.open_current())
+        self.list.doubleClicked.connect(lambda ix: self.open_current())
+        self.list.setObjectName("results")
+
+        self.status = QLabel()
+        self.status.setObjectName("searchStatus")
+        self.status.setWordWrap(True)
+        self.status.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+
+        self.timer = QTimer(self, singleShot=True, interval=DEBOUNCE_MS, timeout=self._run_query)
+        self.field.textChanged.connect(self._typed)
+
+        layout = QVBoxLayout(self)
+        margin = 0 if compact else 12
+        layout.setContentsMargins(margin, margin, margin, margin - 4 if margin else 0)
+        layout.addWidget(self.field)
+        self.folder_filter = self.kind_filter = self.date_filter = None
+        if not compact:
+            row = QHBoxLayout()
+            self.folder_filter = QComboBox(objectName="folderFilter")
+            self.folder_filter.addItem("All folders", None)
+            self.kind_filter = QComboBox(objectName="kindFilter")
+            for title, kinds in KIND_FILTERS:
+                self.kind_filter.addItem(title, kinds)
+            self.date_filter = QComboBox(objectName="dateFilter")
+            for title, days in DATE_FILTERS:
+                self.date_filter.addItem(title, days)
+            for combo in (self.folder_filter, self.kind_filter, self.date_filter):
+                combo.currentIndexChanged.connect(lambda _i: self._run_query())
+                combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+                row.addWidget(combo)
+            row.addStretch(1)
+            layout.addLayout(row)
+            session.folders_changed.connect(self._folders)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.status)
+
+        self.open_action = self._action("Open", QKeySequence.StandardKey.Open, self.open_current)
+        self.reveal_action = self._action("Reveal in File Manager", QKeySequence("Ctrl+Return"), self.reveal_current)
+        self.copy_action = self._action("Copy Path", QKeySequence("Ctrl+Shift+C"), self.copy_current)
+        session.index_changed.connect(self._rerun_if_any)
+        session.indexing_finished.connect(lambda _s: self._rerun_if_any())
+        self._show_hint()
+
+    def _action(self, text, shortcut, slot) -> QAction:
+        action = QAction(text, self)
+        action.setShortcut(shortcut)
+        action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    # --- querying -------------------------------------------------------------------------------
+    def _typed(self, text: str) -> None:
+        if not text.strip():
+            self.timer.stop()
+            self.runner_cancel()
+            self.model.clear()
+            self.last_query = ""
+            self._show_hint()
+            return
+        self.timer.start()
+
+    def runner_cancel(self) -> None:
+        self.session.runner.cancel(self.channel)
+
+    def filters(self) -> dict:
+        if self.compact:
+            return {}
+        days = self.date_filter.currentData()
+        return {"folder": self.folder_filter.currentData(), "kinds": self.kind_filter.currentData(),
+                "modified_after": time.time() - days * 86400 if days else None}
+
+    def _run_query(self) -> None:
+        query = self.field.text().strip()
+        if not query:
+            return
+        if self.session.index is None:
+            self.status.setText("Choose a model and add a folder first (Folders).")
+            return
+        task = self.session.search(self.channel, query, self.k, **self.filters())
+        if task is None:
+            return
+        self.request_id = task.request_id
+        self.last_query = query
+        task.signals.finished.connect(lambda rid, payload, q=query: self._results(rid, payload, q))
+        task.signals.failed.connect(self._failed)
+        if not self.model.rowCount():
+            self.status.setText("Searching…")
+
+    def _rerun_if_any(self) -> None:
+        if self.field.text().strip():
+            self._run_query()
+
+    def _results(self, request_id: int, payload, query: str) -> None:
+        if request_id != self.request_id:    # a newer query is on its way: never show stale results
+            return
+        hits, seconds = payload
+        self.model.set_hits(hits, query)
+        self.results_shown += 1
+        if hits:
+            self.list.setCurrentIndex(self.model.index(0))
+            more = " (indexing: more may come)" if self.session.indexing() else ""
+            n = len(hits)
+            self.status.setText(f"{n} file{'s' if n != 1 else ''} in {seconds * 1000:.0f} ms{more}"
+                                + ("" if self.compact else " · Enter opens · Ctrl+Enter reveals · Ctrl+Shift+C copies path"))
+        else:
+            self.status.setText(f"No files match “{query}”. Try other words, or check the filters "
+                                "and that the folder is indexed (Folders).")
+
+    def _failed(self, request_id: int, message: str) -> None:
+        if request_id == self.request_id:
+            self.model.clear()
+            self.status.setText(message)
+            self.session.error.emit(message, "search")
+
+    def _show_hint(self) -> None:
+        if self.session.index is None or not self.session.index.folders():
+            self.status.setText("Add a folder in Folders (or drop one on this window) to search it.")
+        else:
+            self.status.setText("Type to search. Results appear as you type.")
+
+    def _folders(self, rows: list) -> None:
+        current = self.folder_filter.currentData()
+        self.folder_filter.blockSignals(True)
+        self.folder_filter.clear()
+        self.folder_filter.addItem("All folders", None)
+        for row in rows:
+            self.folder_filter.addItem(row.path.name or str(row.path), str(row.path))
+        i = self.folder_filter.findData(current)
+        self.folder_filter.setCurrentIndex(max(i, 0))
+        self.folder_filter.blockSignals(False)
+        if not self.field.text():
+            self._show_hint()
+
+    # --- acting on results ----------------------------------------------------------------------
+    def current_path(self) -> str | None:
+        ix = self.list.currentIndex()
+        if not ix.isValid() and self.model.rowCount():
+            ix = self.model.index(0)
+        return ix.data(PathRole) if ix.isValid() else None
+
+    def open_current(self) -> None:
+        path = self.current_path()
+        if path:
+            platform.open_path(path)
+            self.opened.emit(path)
+
+    def reveal_current(self) -> None:
+        path = self.current_path()
+        if path:
+            platform.reveal_path(path)
+
+    def copy_current(self) -> None:
+        path = self.current_path()
+        if path:
+            platform.copy_path(path)
+            self.status.setText(f"Copied {path}")
+
+    def _context_menu(self, pos) -> None:
+        if not self.list.indexAt(pos).isValid():
+            return
+        self.list.setCurrentIndex(self.list.indexAt(pos))
+        menu = QMenu(self)
+        menu.addActions([self.open_action, self.reveal_action, self.copy_action])
+        menu.exec(self.list.viewport().mapToGlobal(pos))
+
+    def move_selection(self, delta: int) -> None:
+        n = self.model.rowCount()
+        if not n:
+            return
+        row = self.list.currentIndex().row() if self.list.currentIndex().isValid() else -1
+        row = max(0, min(n - 1, row + delta))
+        self.list.setCurrentIndex(self.model.index(row))
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802
+        if obj is self.field and event.type() == QEvent.Type.KeyPress:
+            key, mods = event.key(), event.modifiers()
+            page = max(1, self.list.viewport().height() // max(1, self.list.sizeHintForRow(0) or 60))
+            moves = {Qt.Key.Key_Down: 1, Qt.Key.Key_Up: -1, Qt.Key.Key_PageDown: page, Qt.Key.Key_PageUp: -page}
+            if key in moves:
+                self.move_selection(moves[key])
+                return True
+            if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                if self.timer.isActive():          # Enter right after typing: search now, then open
+                    self.timer.stop()
+                    self._run_query()
+                    return True
+                if mods & Qt.KeyboardModifier.ControlModifier:
+                    self.reveal_current()
+                else:
+                    self.open_current()
+                return True
+            if key == Qt.Key.Key_Escape:
+                if self.field.text():
+                    self.field.clear()
+                else:
+                    self.escape.emit()
+                return True
+        return super().eventFilter(obj, event)
+
+    def focus_field(self) -> None:
+        self.field.setFocus()
+        self.field.selectAll()
+
+
+class SearchView(SearchPanel):
+    """The Search page of the main window."""
+
+    def __init__(self, session, parent=None):
+        super().__init__(session, "search", compact=False, parent=parent)
+
+
+__all__ = ["SearchView", "SearchPanel", "ResultDelegate", "QModelIndex"]

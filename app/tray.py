@@ -1,0 +1,138 @@
+"""Menu-bar (tray) quick query: an icon with a menu, and a small frameless popup with a search field and
+the top results. Ctrl+Shift+Space (Cmd+Shift+Space on macOS) opens it from any window of the app; it
+keeps working after the main window is closed (the app stays up while the tray icon is shown).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QPoint, Qt
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QApplication, QFrame, QLabel, QMenu, QSystemTrayIcon, QVBoxLayout
+
+from . import icons
+from .search_view import SearchPanel
+
+SHORTCUT = "Ctrl+Shift+Space"      # Qt maps Ctrl to Cmd on macOS
+
+
+class QuickPopup(QFrame):
+    """The popup: a search field and the top results, keyboard-first (Esc hides it)."""
+
+    def __init__(self, session, parent=None):
+        super().__init__(parent, Qt.WindowType.Tool | Qt.WindowType.FramelessWindowHint
+                         | Qt.WindowType.WindowStaysOnTopHint)
+        self.setObjectName("quickPopup")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setAutoFillBackground(True)
+        self.setWindowTitle("mlx-embed quick search")
+        self.resize(600, 420)
+        self.panel = SearchPanel(session, channel="popup", compact=True)
+        self.panel.escape.connect(self.hide)
+        self.panel.opened.connect(lambda _path: self.hide())
+        hint = QLabel("Enter opens · Ctrl+Enter reveals · Esc closes")
+        hint.setForegroundRole(self.foregroundRole())
+        hint.setEnabled(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(10, 10, 10, 8)
+        layout.addWidget(self.panel, 1)
+        layout.addWidget(hint)
+        self._was_active = False
+
+    def popup(self, near: QPoint | None = None) -> None:
+        screen = QGuiApplication.screenAt(near) if near is not None else QGuiApplication.primaryScreen()
+        area = (screen or QGuiApplication.primaryScreen()).availableGeometry()
+        x = area.center().x() - self.width() // 2
+        y = area.top() + area.height() // 5
+        self.move(x, y)
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        self.panel.focus_field()
+
+    def changeEvent(self, event):  # noqa: N802
+        if event.type() == event.Type.ActivationChange:
+            if self.isActiveWindow():
+                self._was_active = True
+            elif self._was_active and self.isVisible():   # clicked elsewhere: get out of the way
+                self._was_active = False
+                self.hide()
+        super().changeEvent(event)
+
+
+class TrayController(QObject):
+    def __init__(self, session, window, app: QApplication):
+        super().__init__(window)
+        self.session = session
+        self.window = window
+        self.app = app
+        self.popup_widget = QuickPopup(session)
+
+        self.quick_action = QAction("Quick Search", self)
+        self.quick_action.setShortcut(QKeySequence(SHORTCUT))
+        self.quick_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.quick_action.triggered.connect(self.toggle_popup)
+        window.addAction(self.quick_action)
+        self.popup_widget.addAction(self.quick_action)
+        file_menu = window.menuBar().actions()[0].menu()
+        file_menu.insertAction(file_menu.actions()[0], self.quick_action)
+
+        self.show_action = QAction("Show mlx-embed", self, triggered=self.show_window)
+        self.pause_action = QAction("Pause Indexing", self, checkable=True)
+        self.pause_action.toggled.connect(session.pause_indexing)
+        self.quit_action = QAction("Quit", self, triggered=window.quit_requested.emit)
+        self.menu = QMenu()
+        self.menu.addAction(self.quick_action)
+        self.menu.addAction(self.show_action)
+        self.menu.addSeparator()
+        self.menu.addAction(self.pause_action)
+        self.menu.addSeparator()
+        self.menu.addAction(self.quit_action)
+
+        self.icon = QSystemTrayIcon(icons.tray_icon(), self)
+        self.icon.setToolTip("mlx-embed: search your files")
+        self.icon.setContextMenu(self.menu)
+        self.icon.activated.connect(self._activated)
+        session.indexing_started.connect(lambda: self.icon.setToolTip("mlx-embed: indexing…"))
+        session.indexing_finished.connect(lambda _s: self.icon.setToolTip("mlx-embed: search your files"))
+        session.indexing_paused.connect(self._paused)
+        window.tray = self
+        self._hidden_notice_shown = False
+
+    def show_icon(self) -> bool:
+        """Show the menu-bar icon if the platform has a tray; then closing the window keeps the app up."""
+        if not QSystemTrayIcon.isSystemTrayAvailable():
+            return False
+        self.icon.show()
+        self.app.setQuitOnLastWindowClosed(False)
+        return True
+
+    def visible(self) -> bool:
+        return self.icon.isVisible()
+
+    def _activated(self, reason) -> None:
+        if reason in (QSystemTrayIcon.ActivationReason.Trigger, QSystemTrayIcon.ActivationReason.DoubleClick):
+            self.toggle_popup()
+
+    def toggle_popup(self) -> None:
+        if self.popup_widget.isVisible():
+            self.popup_widget.hide()
+        else:
+            geo = self.icon.geometry() if self.icon.isVisible() else None
+            self.popup_widget.popup(geo.center() if geo is not None and geo.isValid() else None)
+
+    def show_window(self) -> None:
+        self.window.show()
+        self.window.raise_()
+        self.window.activateWindow()
+
+    def _paused(self, paused: bool) -> None:
+        self.pause_action.blockSignals(True)
+        self.pause_action.setChecked(paused)
+        self.pause_action.blockSignals(False)
+
+    def notify_hidden(self) -> None:
+        if not self._hidden_notice_shown and self.icon.supportsMessages():
+            self.icon.showMessage("mlx-embed is still running",
+                                  f"Search any time from the menu bar or with {QKeySequence(SHORTCUT).toString(QKeySequence.SequenceFormat.NativeText)}.",
+                                  QSystemTrayIcon.MessageIcon.Information, 4000)
+            self._hidden_notice_shown = True

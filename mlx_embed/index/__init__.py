@@ -1,0 +1,50 @@
+"""Local index and search engine: folders in, ranked passages out. Nothing leaves the machine.
+
+    from mlx_embed.index import Index
+    ix = Index(path=None, model="path/or/repo")    # path: a folder or .db file (default: app-data dir)
+    ix.add_folder("~/Documents", excludes=["*.log"]); ix.remove_folder(path); ix.folders()
+    stats = ix.run(progress=callback, cancel=threading.Event(), low_priority=True)   # == ix.update()
+    results = ix.search("contract renewal terms", k=10, folder=None, kinds=["pdf"],
+                        modified_after=datetime(2024, 1, 1), modified_before=None, mode="hybrid")
+    for r in results:                      # SearchResult(path, score, kind, size, modified, passages,
+        r.passages[0].marked()             #   matched, similarity); Passage(text, start, end, page,
+                                           #   highlights=[(s, e) in text], score)
+    ix.status()                            # IndexStatus: counts by status, failures, run + ETA, folders
+    ix.move_file(old, new)                 # a file action moved a file: chunks follow, no re-embedding
+    ix.vectors_for_files(paths, task="retrieval") -> {path: (n_chunks, d)}; ix.file_vectors(paths, task)
+    ix.rebuild()                           # re-embed everything with the given model
+    ix.check()                             # integrity report (PRAGMA integrity_check, FTS, orphans)
+
+Pieces, one concern each: discover (walk folders), extract/ (one module per format), chunk (token
+windows with character ranges), embedding (model identity, document/query encoding), store (SQLite:
+WAL, schema version + migrations, FTS5), indexer (persistent queue, incremental, resumable), search
+(dense + BM25 + names, reciprocal rank fusion), watch (keep the index current).
+
+Errors: ModelMismatchError (exit 5: the index holds another model's vectors: `index rebuild`),
+IndexFormatError (exit 4: damaged or newer index file), extract.ExtractionError (per file, recorded).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .engine import FolderInfo, Index, IndexStatus
+    from .indexer import Progress, RunStats
+    from .search import Passage, SearchResult
+    from .store import IndexFormatError, ModelMismatchError
+
+_EXPORTS = {"Index": "engine", "IndexStatus": "engine", "FolderInfo": "engine", "Progress": "indexer",
+            "RunStats": "indexer", "SearchResult": "search", "Passage": "search",
+            "ModelMismatchError": "store", "IndexFormatError": "store", "default_index_dir": "store"}
+
+
+def __getattr__(name: str) -> Any:  # lazy: `import mlx_embed.index.extract` stays light
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(name)
+
+
+__all__ = list(_EXPORTS)

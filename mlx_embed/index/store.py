@@ -1,0 +1,231 @@
+"""The index database: one SQLite file (WAL) holding folders, files, chunks, vectors and settings.
+
+    Store(path)                 open or create (the parent folder is made user-only, 0700)
+    with store.write() as db:   one IMMEDIATE transaction: all of it lands, or none of it
+    store.db                    this thread's connection (connections are per thread)
+
+Tables: meta(key, value JSON), folders, files (one row per discovered file: status pending | indexed |
+skipped | failed, with the reason), chunks (character range, page, text), vectors (one BLOB per chunk:
+float16, or packed sign bits for a binary index), chunks_fts (FTS5 over chunk text, kept in sync by
+triggers, BM25). Deleting a file row cascades to its chunks, vectors and FTS rows, so a file is always
+either fully old or fully new. The schema version is PRAGMA user_version; MIGRATIONS upgrade older files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..errors import MlxEmbedError
+
+DB_NAME = "index.db"
+STATUSES = ("pending", "indexed", "skipped", "failed")
+
+
+class IndexFormatError(MlxEmbedError):
+    """The index file is damaged or was written by a newer mlx-embed."""
+
+    exit_code = 4
+
+
+class ModelMismatchError(MlxEmbedError):
+    """The index holds vectors of another model; mixing them would give meaningless results."""
+
+    exit_code = 5
+
+
+SCHEMA_V1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE folders (
+    id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, excludes TEXT NOT NULL DEFAULT '[]',
+    added REAL NOT NULL, scanned REAL);
+CREATE TABLE files (
+    id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE,
+    folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+    kind TEXT, size INTEGER NOT NULL DEFAULT 0, mtime_ns INTEGER NOT NULL DEFAULT 0, hash TEXT,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'indexed', 'skipped', 'failed')), reason TEXT,
+    indexed_at REAL, chunks INTEGER NOT NULL DEFAULT 0,
+    is_dir INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX files_status ON files(status);
+CREATE INDEX files_hash ON files(hash);
+CREATE INDEX files_folder ON files(folder_id);
+CREATE TABLE chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, page INTEGER, text TEXT NOT NULL);
+CREATE INDEX chunks_file ON chunks(file_id, seq);
+CREATE TABLE vectors (
+    chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
+    file_id INTEGER NOT NULL, vec BLOB NOT NULL);
+CREATE VIRTUAL TABLE chunks_fts USING fts5(
+    text, content='chunks', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2');
+CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+END;
+CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+END;
+"""
+
+# MIGRATIONS[n] upgrades a database at user_version n to n + 1.
+MIGRATIONS: list[str] = [SCHEMA_V1]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def default_index_dir() -> Path:
+    """The platform's per-user app-data folder for mlx-embed."""
+    import sys
+
+    if sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    elif sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "mlx-embed"
+
+
+def resolve_db_path(path: str | os.PathLike | None) -> Path:
+    """An index location (a folder, or a .db/.sqlite file) -> the database file."""
+    if path is None:
+        return default_index_dir() / DB_NAME
+    p = Path(os.path.expanduser(str(path)))
+    return p if p.suffix in (".db", ".sqlite", ".sqlite3") else p / DB_NAME
+
+
+class Store:
+    def __init__(self, path: str | os.PathLike | None = None, create: bool = True):
+        self.path = resolve_db_path(path)
+        if not self.path.exists():
+            if not create:
+                raise IndexFormatError(f"No index at {self.path}. Create one with `mlx-embed index add FOLDER`.")
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(self.path.parent, 0o700)
+            fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
+            os.close(fd)
+        self._local = threading.local()
+        self._migrate()
+
+    # --- connections ----------------------------------------------------------------------------
+    @property
+    def db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 60000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA cache_size = -32000")
+        except sqlite3.DatabaseError as exc:
+            raise IndexFormatError(f"{self.path} is not a readable index ({exc}). Move it away and re-index.") from exc
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT; ROLLBACK on any exception)."""
+        db = self.db
+        if db.in_transaction:  # nested: join the outer transaction
+            yield db
+            return
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        db = self.db
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise IndexFormatError(f"{self.path} is not a readable index ({exc}). Move it away and re-index.") from exc
+        if version > SCHEMA_VERSION:
+            raise IndexFormatError(f"{self.path} was written by a newer mlx-embed (schema {version} > "
+                                   f"{SCHEMA_VERSION}). Upgrade mlx-embed or use another --index.")
+        while version < SCHEMA_VERSION:
+            with self.write():
+                for statement in _statements(MIGRATIONS[version]):
+                    db.execute(statement)
+                version += 1
+                db.execute(f"PRAGMA user_version = {version}")
+
+    # --- meta -----------------------------------------------------------------------------------
+    def get(self, key: str, default: Any = None) -> Any:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set(self, key: str, value: Any) -> None:
+        with self.write() as db:
+            db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                       (key, json.dumps(value)))
+
+    def bump(self, deleted: int = 0) -> None:
+        """Mark that chunks/vectors/paths changed (readers reload their in-memory vectors)."""
+        with self.write() as db:
+            db.execute("INSERT INTO meta(key, value) VALUES ('generation', '1') "
+                       "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+            if deleted:
+                db.execute("INSERT INTO meta(key, value) VALUES ('deleted', ?) "
+                           "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + ?", (deleted, deleted))
+
+    def generation(self) -> tuple[int, int]:
+        rows = dict(self.db.execute("SELECT key, value FROM meta WHERE key IN ('generation', 'deleted')").fetchall())
+        return int(rows.get("generation", 0)), int(rows.get("deleted", 0))
+
+    # --- checks ---------------------------------------------------------------------------------
+    def check(self) -> dict[str, Any]:
+        """Integrity report: SQLite's own check, FTS consistency and orphan counts (all should be ok/0)."""
+        db = self.db
+        report: dict[str, Any] = {"integrity": db.execute("PRAGMA integrity_check").fetchone()[0]}
+        try:
+            db.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)")
+            report["fts"] = "ok"
+        except sqlite3.DatabaseError as exc:
+            report["fts"] = str(exc)
+        q = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
+        report["orphan_chunks"] = q("SELECT count(*) FROM chunks WHERE file_id NOT IN (SELECT id FROM files)")
+        report["orphan_vectors"] = q("SELECT count(*) FROM vectors WHERE chunk_id NOT IN (SELECT id FROM chunks)")
+        report["chunks_without_vector"] = q("SELECT count(*) FROM chunks WHERE id NOT IN (SELECT chunk_id FROM vectors)")
+        report["count_mismatch"] = q("SELECT count(*) FROM files f WHERE f.status = 'indexed' AND f.chunks != "
+                                     "(SELECT count(*) FROM chunks c WHERE c.file_id = f.id)")
+        report["orphan_files"] = q("SELECT count(*) FROM files WHERE folder_id NOT IN (SELECT id FROM folders)")
+        report["ok"] = (report["integrity"] == "ok" and report["fts"] == "ok"
+                        and not any(report[k] for k in ("orphan_chunks", "orphan_vectors", "chunks_without_vector",
+                                                        "count_mismatch", "orphan_files")))
+        return report
+
+
+def _statements(script: str) -> list[str]:
+    """Split a schema script into statements (triggers contain ';' inside BEGIN ... END)."""
+    out, buf = [], []
+    for line in script.strip().splitlines():
+        buf.append(line)
+        text = "\n".join(buf).strip()
+        if text.endswith(";") and sqlite3.complete_statement(text):
+            out.append(text)
+            buf = []
+    if "\n".join(buf).strip():
+        out.append("\n".join(buf))
+    return out

@@ -1,0 +1,382 @@
+"""Put files under user-defined labels: zero-shot from a name/description, few-shot from example files.
+
+    labels = LabelSet.load("labels.json")           # or LabelSet([Label("Invoices", "bills to pay")])
+    labels.add_label(Label(name, description="", examples=[]))
+    labels = LabelSet.from_clustering(clustering)    # clusters -> labels (central files as examples)
+    labels.correct(path, "Invoices", vector=None)    # a user correction: the file becomes an example
+    labels.save()                                    # JSON; example vectors cached per model
+    result = classify(model, file_vectors, labels, threshold=None, method="auto")   # -> Classification
+    # or, with vectors ready: protos = prepare(model, labels, file_vectors)
+    #                         result = classify_vectors(file_vectors.paths, file_vectors.vectors, protos)
+    result.assignments[i] -> Assignment(path, label | None, best, confidence, scores, reason, nearest)
+    result.by_label() -> {label: [paths], "unsure": [...]};  result.to_dict() -> JSON with plan "groups"
+
+File vectors come from `vectors.embed_files(model, files, task="classification")`; label descriptions are
+embedded with the same adapter and prompt. Methods:
+- "zero-shot": similarity of each file to each label's text ("name: description").
+- "centroid" (few-shot): each label's prototype is the renormalised mean of its example vectors and its
+  text vector; a label without examples keeps its text vector.
+- "logistic" (few-shot): scikit-learn logistic regression on the example vectors (each label's text
+  vector counts as one more example); confidence is its predicted probability.
+- "auto" (default): zero-shot when no label has examples, centroid when some label has fewer than
+  LOGISTIC_MIN_EXAMPLES examples, logistic otherwise.
+For similarity methods the confidence is a softmax over the labels' cosine similarities at temperature
+TEMPERATURE. A file whose confidence is below the threshold goes to the "unsure" bucket (its best guess
+is kept in `Assignment.best`). Each assignment carries its reason: the label's nearest example files with
+their similarity, or its description when it has no examples. A file that is itself an example of a
+label gets that label with confidence 1.
+
+Corrections teach: `LabelSet.correct(path, label)` makes the file an example of that label (and of no
+other); the next `classify` uses it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InvalidArgumentError
+
+TEMPERATURE = 0.05
+DEFAULT_THRESHOLD = 0.5
+LOGISTIC_MIN_EXAMPLES = 5
+METHODS = ("auto", "zero-shot", "centroid", "logistic")
+UNSURE = "unsure"
+FORMAT_VERSION = 1
+
+
+# --- label sets ------------------------------------------------------------------------------------
+@dataclass
+class Label:
+    name: str
+    description: str = ""
+    examples: list[Path] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        return f"{self.name}: {self.description}" if self.description else self.name
+
+
+class LabelSet:
+    """Named labels (with optional descriptions and example files), a threshold, and cached vectors."""
+
+    def __init__(self, labels: Sequence[Label] = (), threshold: float = DEFAULT_THRESHOLD,
+                 path: str | os.PathLike | None = None):
+        self.labels: list[Label] = []
+        self.threshold = threshold
+        self.path = Path(path) if path else None
+        self._cache: dict[str, dict[str, np.ndarray]] = {}    # model key -> example path -> vector
+        for label in labels:
+            self.add_label(label)
+
+    @classmethod
+    def from_clustering(cls, clustering, examples: int = 3, threshold: float = DEFAULT_THRESHOLD) -> "LabelSet":
+        """Clusters as labels: the cluster label as name, its terms as description, its most central
+        files as examples (rename the labels, then correct and reuse them)."""
+        return cls([Label(c.label, ", ".join(c.terms), list(c.files[:examples])) for c in clustering.clusters],
+                   threshold)
+
+    # editing
+    def add_label(self, label: Label) -> Label:
+        name = label.name.strip()
+        if not name or name == UNSURE:
+            raise InvalidArgumentError(f"Invalid label name {label.name!r}: use a non-empty name other than {UNSURE!r}.")
+        if any(lab.name == name for lab in self.labels):
+            raise InvalidArgumentError(f"Label {name!r} already exists.")
+        label = Label(name, label.description.strip(), [_canonical(p) for p in label.examples])
+        self.labels.append(label)
+        return label
+
+    def remove_label(self, name: str) -> None:
+        self.labels.remove(self.label(name))
+
+    def label(self, name: str) -> Label:
+        for lab in self.labels:
+            if lab.name == name:
+                return lab
+        raise InvalidArgumentError(f"No label named {name!r}; labels: {', '.join(self.names) or 'none'}.")
+
+    @property
+    def names(self) -> list[str]:
+        return [lab.name for lab in self.labels]
+
+    def correct(self, path: str | os.PathLike, label: str, vector: np.ndarray | None = None,
+                model_key: str | None = None) -> None:
+        """The user says `path` belongs to `label`: it becomes an example of it, and of no other label."""
+        path = _canonical(path)
+        target = self.label(label)
+        for lab in self.labels:
+            lab.examples = [p for p in lab.examples if p != path]
+        target.examples.append(path)
+        if vector is not None and model_key is not None:
+            self.remember(model_key, path, vector)
+
+    def rename_example(self, old: str | os.PathLike, new: str | os.PathLike) -> None:
+        """Follow a moved example file (the file actions call this)."""
+        old, new = _canonical(old), _canonical(new)
+        for lab in self.labels:
+            lab.examples = [new if p == old else p for p in lab.examples]
+        for cache in self._cache.values():
+            if str(old) in cache:
+                cache[str(new)] = cache.pop(str(old))
+
+    # vector cache (so an example still counts after its file moved or vanished)
+    def cached(self, model_key: str, path: Path) -> np.ndarray | None:
+        return self._cache.get(model_key, {}).get(str(_canonical(path)))
+
+    def remember(self, model_key: str, path: Path, vector: np.ndarray) -> None:
+        self._cache.setdefault(model_key, {})[str(_canonical(path))] = np.asarray(vector, np.float32)
+
+    # JSON
+    def to_dict(self) -> dict:
+        used = {str(p) for lab in self.labels for p in lab.examples}
+        return {
+            "version": FORMAT_VERSION, "threshold": self.threshold,
+            "labels": [{"name": lab.name, "description": lab.description,
+                        "examples": [str(p) for p in lab.examples]} for lab in self.labels],
+            "vectors": {key: {p: base64.b64encode(v.astype("<f4").tobytes()).decode()
+                              for p, v in sorted(cache.items()) if p in used}
+                        for key, cache in sorted(self._cache.items())},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict, path: Path | None = None) -> "LabelSet":
+        where = path or "label set"
+        if not isinstance(data, dict) or not isinstance(data.get("labels"), list):
+            raise InvalidArgumentError(f"{where}: not a label set (expected {{\"labels\": [...]}}).")
+        labels = []
+        for i, item in enumerate(data["labels"]):
+            if isinstance(item, str):
+                item = {"name": item}
+            if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                raise InvalidArgumentError(f"{where}: label {i} needs a \"name\".")
+            examples = [Path(p) if Path(p).is_absolute() or path is None else (path.parent / p).absolute()
+                        for p in item.get("examples", [])]
+            labels.append(Label(item["name"], item.get("description", "") or "", examples))
+        out = cls(labels, float(data.get("threshold", DEFAULT_THRESHOLD)), path)
+        for key, cache in (data.get("vectors") or {}).items():
+            for p, b64 in cache.items():
+                out._cache.setdefault(key, {})[p] = np.frombuffer(base64.b64decode(b64), dtype="<f4").copy()
+        return out
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "LabelSet":
+        path = Path(path).absolute()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise InvalidArgumentError(f"{path} does not exist: write a label set first "
+                                       f"(JSON: {{\"labels\": [{{\"name\": ..., \"description\": ...}}]}}).") from exc
+        except (OSError, ValueError) as exc:
+            raise InvalidArgumentError(f"{path} is not readable JSON ({exc}).") from exc
+        return cls.from_dict(data, path)
+
+    def save(self, path: str | os.PathLike | None = None) -> Path:
+        path = Path(path or self.path or "")
+        if not str(path):
+            raise InvalidArgumentError("Where should the label set go? Give a path.")
+        self.path = path.absolute()
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+        return self.path
+
+
+def _canonical(path: str | os.PathLike) -> Path:
+    """Absolute, symlinks resolved (as collect_files gives paths: /tmp and /private/tmp are one file)."""
+    return Path(path).expanduser().resolve()
+
+
+def model_key(model, task: str | None) -> str:
+    """Which vectors are comparable: the same model, adapter and dimension."""
+    return f"{model.name}|{task or '-'}|{model.dim}"
+
+
+# --- prototypes ------------------------------------------------------------------------------------
+@dataclass
+class Prototypes:
+    """Everything classification needs from the model: label text vectors and example vectors."""
+
+    names: list[str]
+    descriptions: list[str]
+    text_vectors: np.ndarray                # (labels, d)
+    example_paths: list[Path]
+    example_vectors: np.ndarray             # (examples, d)
+    example_labels: np.ndarray              # (examples,) label index
+    missing: list[Path] = field(default_factory=list)   # examples neither readable nor cached
+
+
+def prepare(model, labels: LabelSet, file_vectors=None, task: str | None = "classification") -> Prototypes:
+    """Embed the label texts and gather example vectors (from file_vectors, the cache, or by embedding)."""
+    from .vectors import embed_files
+
+    if not labels.labels:
+        raise InvalidArgumentError("The label set has no labels: add at least two.")
+    task = model.resolve_task(task)
+    key = model_key(model, task)
+    text_vectors = np.atleast_2d(model.encode([lab.text for lab in labels.labels], task=task))
+    known = {}
+    if file_vectors is not None and file_vectors.task == task and file_vectors.model_name == model.name:
+        known = {p: v for p, v in zip(file_vectors.paths, file_vectors.vectors)}
+    todo = [p for lab in labels.labels for p in lab.examples if p not in known and labels.cached(key, p) is None]
+    if todo:
+        got = embed_files(model, [p for p in dict.fromkeys(todo) if p.is_file()], task)
+        known.update(zip(got.paths, got.vectors))
+    paths, vecs, owners, missing = [], [], [], []
+    for i, lab in enumerate(labels.labels):
+        for p in lab.examples:
+            v = known.get(p)
+            if v is None:
+                v = labels.cached(key, p)
+            if v is None:
+                missing.append(p)
+                continue
+            labels.remember(key, p, v)
+            paths.append(p)
+            vecs.append(v)
+            owners.append(i)
+    return Prototypes(labels.names, [lab.description for lab in labels.labels], text_vectors, paths,
+                      np.asarray(vecs, np.float32).reshape(len(vecs), model.dim), np.asarray(owners, int), missing)
+
+
+# --- classification --------------------------------------------------------------------------------
+@dataclass
+class Assignment:
+    path: Path
+    label: str | None               # None: unsure (confidence under the threshold)
+    best: str                       # the best label even when unsure
+    confidence: float
+    scores: dict[str, float]        # confidence per label
+    reason: str
+    nearest: list[tuple[Path, float]] = field(default_factory=list)   # nearest examples of `best`
+
+    def to_dict(self) -> dict:
+        return {"path": str(self.path), "label": self.label, "best": self.best,
+                "confidence": round(self.confidence, 4), "reason": self.reason,
+                "scores": {k: round(v, 4) for k, v in self.scores.items()},
+                "nearest": [[str(p), round(s, 4)] for p, s in self.nearest]}
+
+
+@dataclass
+class Classification:
+    assignments: list[Assignment]
+    threshold: float
+    method: str
+
+    def by_label(self) -> dict[str, list[Path]]:
+        out: dict[str, list[Path]] = {}
+        for a in self.assignments:
+            out.setdefault(a.label or UNSURE, []).append(a.path)
+        return out
+
+    def to_dict(self) -> dict:
+        """JSON-ready; its "groups" (unsure files left out) make it a plan for `mlx-embed apply`."""
+        groups = self.by_label()
+        return {"kind": "classification", "method": self.method, "threshold": self.threshold,
+                "assignments": [a.to_dict() for a in self.assignments],
+                "unsure": [str(p) for p in groups.get(UNSURE, [])],
+                "groups": [{"name": name, "files": [str(p) for p in files]}
+                           for name, files in groups.items() if name != UNSURE]}
+
+
+def classify(model, file_vectors, labels: LabelSet, *, threshold: float | None = None,
+             method: str = "auto") -> Classification:
+    """Embed what is missing (labels, examples) and classify `file_vectors` (see the module docstring)."""
+    protos = prepare(model, labels, file_vectors, file_vectors.task or "classification")
+    return classify_vectors(file_vectors.paths, file_vectors.vectors, protos,
+                            threshold=labels.threshold if threshold is None else threshold, method=method)
+
+
+def classify_vectors(paths: Sequence[Path], vectors: np.ndarray, protos: Prototypes, *,
+                     threshold: float = DEFAULT_THRESHOLD, method: str = "auto") -> Classification:
+    """Classification of ready vectors (no model needed)."""
+    if method not in METHODS:
+        raise InvalidArgumentError(f"Unknown method {method!r}; use one of: {', '.join(METHODS)}.")
+    if not 0 <= threshold <= 1:
+        raise InvalidArgumentError(f"threshold={threshold} is out of range: use 0..1.")
+    if len(protos.names) < 2:
+        raise InvalidArgumentError("Classification needs at least two labels.")
+    x = _unit(vectors)
+    counts = np.bincount(protos.example_labels, minlength=len(protos.names))
+    if method == "auto":
+        method = ("zero-shot" if counts.sum() == 0 else
+                  "centroid" if counts.min() < LOGISTIC_MIN_EXAMPLES else "logistic")
+    if method != "zero-shot" and counts.sum() == 0:
+        raise InvalidArgumentError(f"Method {method!r} needs example files; add examples or use zero-shot.")
+    text = _unit(protos.text_vectors)
+    ex = _unit(protos.example_vectors) if len(protos.example_vectors) else np.zeros((0, x.shape[1]), np.float32)
+    if method == "logistic":
+        probs = _logistic(x, text, ex, protos.example_labels)
+    else:
+        centres = text if method == "zero-shot" else _centroids(text, ex, protos.example_labels)
+        probs = _softmax((x @ centres.T) / TEMPERATURE)
+    example_of = {p: int(i) for p, i in zip(protos.example_paths, protos.example_labels)}
+    ex_sims = x @ ex.T if len(ex) else np.zeros((len(x), 0), np.float32)
+    text_sims = x @ text.T
+    out = []
+    for row, path in enumerate(paths):
+        path = Path(path)
+        p = probs[row]
+        best = int(np.argmax(p))
+        confidence = float(p[best])
+        if path in example_of:
+            best, confidence = example_of[path], 1.0
+            p = np.eye(len(protos.names))[best]
+        name = protos.names[best]
+        mine = np.flatnonzero(protos.example_labels == best)
+        nearest = []
+        if path in example_of:
+            reason = f"an example of {name!r}"
+        elif len(mine) and method != "zero-shot":
+            top = mine[np.argsort(-ex_sims[row, mine], kind="stable")[:2]]
+            nearest = [(protos.example_paths[i], float(ex_sims[row, i])) for i in top]
+            reason = "nearest examples: " + ", ".join(f"{p.name} ({s:.2f})" for p, s in nearest)
+        else:
+            desc = protos.descriptions[best] or name
+            reason = f"matches the description {desc!r} (similarity {float(text_sims[row, best]):.2f})"
+        label = name if confidence >= threshold else None
+        out.append(Assignment(path, label, name, confidence,
+                              {n: float(v) for n, v in zip(protos.names, p)}, reason, nearest))
+    return Classification(out, threshold, method)
+
+
+def _centroids(text: np.ndarray, ex: np.ndarray, owners: np.ndarray) -> np.ndarray:
+    centres = text.copy()
+    for i in range(len(text)):
+        mine = ex[owners == i]
+        if len(mine):
+            centres[i] = (mine.sum(axis=0) + text[i]) / (len(mine) + 1)
+    return _unit(centres)
+
+
+def _logistic(x: np.ndarray, text: np.ndarray, ex: np.ndarray, owners: np.ndarray) -> np.ndarray:
+    from sklearn.linear_model import LogisticRegression
+
+    from .cluster import _single_threaded
+
+    train = np.vstack([ex, text])
+    target = np.concatenate([owners, np.arange(len(text))])
+    with _single_threaded():
+        clf = LogisticRegression(C=10.0, max_iter=1000, class_weight="balanced").fit(train, target)
+        probs = clf.predict_proba(x)
+    out = np.zeros((len(x), len(text)))
+    out[:, clf.classes_] = probs
+    return out
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    v = np.atleast_2d(np.asarray(v, dtype=np.float32))
+    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+

@@ -1,0 +1,374 @@
+"""Group files by meaning: clusters with labels, central files, outliers, and a 2-D map.
+
+    cluster(vectors, *, paths=None, texts=None, k=None, method="kmeans", seed=0, k_range=None,
+            min_cluster_size=None) -> Clustering
+    cluster_files(file_vectors, **same) -> Clustering              # FileVectors from vectors.embed_files
+    map_2d(vectors) -> (n, 2) coordinates
+    cluster_terms(texts, labels, top=5) -> {cluster id: [terms]}
+
+Methods (scikit-learn):
+- "kmeans" (default): k-means in a k-dimensional principal subspace. The vectors are centred (the
+  component every file shares, "this is a document", carries no grouping), projected on their top
+  max(k, 8) principal components (at most 32) and renormalised: k clusters' centres span at most k - 1
+  dimensions, the remaining ones are mostly noise shared by all groups. Measured with MiniLM, true k,
+  mean V-measure of 10 seeds: on the test corpus (59 files, 9 groups) 0.845 on the raw unit vectors,
+  0.89 in the subspace (TF-IDF + k-means: 0.85); on a second corpus of other files (52 files, 8
+  groups) 0.81 raw, 0.86 in the subspace (TF-IDF: 0.78). test_cluster.py prints the current figures.
+  With k=None, k is chosen by the highest mean silhouette (cosine distance in the subspace of the
+  largest k tried) over k in `k_range` (default 2 .. min(20, sqrt(n) + 1)); for n > 1000 the scan runs
+  on a fixed random sample of 1000 files, then the chosen k is fitted on all files (3 restarts). Every
+  file belongs to a cluster; a cluster's outliers are its members whose cosine similarity to the
+  cluster centre is more than 2 standard deviations below the cluster's mean (clusters of 5 or more).
+- "hdbscan": for "I don't know k": density clusters (sklearn.cluster.HDBSCAN) on the centred principal
+  coordinates of the subspace the automatic k-means scan uses, not renormalised, so a file unlike all
+  others stays near the centre, away from every dense region. Files in no dense region are noise
+  (`Clustering.noise`, label -1) and belong to no cluster. k cannot be fixed.
+- "agglomerative": average-linkage on cosine distance; with k=None the tree is cut at `distance`
+  (default 0.6 cosine distance, i.e. similarity 0.4), clusters of one file become noise.
+All methods are deterministic for the same input and seed. Cluster ids are renumbered 0.. by size
+(largest first; ties by first path), so they are stable too.
+
+Labels: c-TF-IDF over the files' text (English stop words and programming keywords left out): each
+file's word counts are normalised to frequencies, averaged per cluster, and weighted by
+log(1 + 1 / total frequency of the word across clusters); the top terms (found in at least a third of
+the cluster's files) name the cluster. When the text gives no term, the most common words of the file
+names are used, then "cluster N".
+
+Map: PCA to 2 dimensions (randomised subspace iteration with a fixed seed), each axis' sign fixed so
+that its largest loading is positive: the same input always gives the same picture.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InvalidArgumentError
+
+METHODS = ("kmeans", "hdbscan", "agglomerative")
+SCAN_SAMPLE = 1000          # files the k scan's silhouette is computed on
+REDUCED_DIMS = 32           # principal components computed (k-means uses max(k, 8) of them, at most 32)
+FINAL_INITS = 3             # k-means restarts for the final fit
+MIN_DIMS = 8                # k-means space: at least this many principal components
+AGGLOMERATIVE_MAX = 8000
+N_CENTRAL = 3
+WORD = re.compile(r"(?u)\b[^\W\d_]{3,}\b")
+# Words every program is full of: never a useful name for a group of source files.
+CODE_WORDS = frozenset("""self cls def return import from class none true false elif else try except finally
+raise lambda yield async await pass break continue while for with not and args kwargs str int bool dict
+list tuple len isinstance object super init var let const function public private static void null new
+this include define endif ifdef ifndef struct typedef unsigned char float double sizeof""".split())
+
+
+@dataclass
+class Cluster:
+    id: int
+    label: str                     # short human label, e.g. "loop, future, transport"
+    terms: list[str]               # distinctive terms, best first
+    files: list[Path]              # members, most central first
+    central: list[Path]            # the N_CENTRAL most central members
+    outliers: list[Path]           # members far from the centre (still members)
+    cohesion: float                # mean cosine similarity of members to the centre
+
+    @property
+    def size(self) -> int:
+        return len(self.files)
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "label": self.label, "terms": self.terms, "size": self.size,
+                "files": [str(p) for p in self.files], "central": [str(p) for p in self.central],
+                "outliers": [str(p) for p in self.outliers], "cohesion": round(self.cohesion, 4)}
+
+
+@dataclass
+class Clustering:
+    paths: list[Path]
+    labels: np.ndarray             # (n,) cluster id per file; -1 = noise
+    clusters: list[Cluster]
+    noise: list[Path]
+    coords: np.ndarray             # (n, 2) map coordinates, same order as paths
+    method: str
+    k: int
+    seed: int
+    criterion: str                 # how k was chosen, in words
+    scores: dict[int, float] = field(default_factory=dict)   # k -> silhouette, when k was scanned
+
+    def cluster_of(self, path: str | Path) -> Cluster | None:
+        label = int(self.labels[self.paths.index(Path(path))])
+        return None if label < 0 else self.clusters[label]
+
+    def to_dict(self) -> dict:
+        """JSON-ready; its "groups" make it a plan for actions.plan_from_groups / `mlx-embed apply`."""
+        return {
+            "kind": "clustering", "method": self.method, "k": self.k, "seed": self.seed,
+            "criterion": self.criterion, "scores": {str(k): round(v, 4) for k, v in self.scores.items()},
+            "clusters": [c.to_dict() for c in self.clusters], "noise": [str(p) for p in self.noise],
+            "map": [{"path": str(p), "x": round(float(x), 5), "y": round(float(y), 5), "cluster": int(c)}
+                    for p, (x, y), c in zip(self.paths, self.coords, self.labels)],
+            "groups": [{"name": c.label, "files": [str(p) for p in c.files]} for c in self.clusters],
+        }
+
+
+def cluster_files(file_vectors, **kwargs) -> Clustering:
+    """`cluster` on a vectors.FileVectors (paths and texts come with it)."""
+    return cluster(file_vectors.vectors, paths=file_vectors.paths, texts=file_vectors.texts, **kwargs)
+
+
+def cluster(vectors: np.ndarray, *, paths: Sequence[str | Path] | None = None, texts: Sequence[str] | None = None,
+            k: int | None = None, method: str = "kmeans", seed: int = 0, k_range: tuple[int, int] | None = None,
+            min_cluster_size: int | None = None, distance: float = 0.6) -> Clustering:
+    """Cluster unit vectors (n, d). See the module docstring for the methods and criteria."""
+    x = _unit(vectors)
+    n = len(x)
+    paths = [Path(p) for p in paths] if paths is not None else [Path(f"item-{i}") for i in range(n)]
+    if len(paths) != n or (texts is not None and len(texts) != n):
+        raise InvalidArgumentError(f"{n} vectors but {len(paths)} paths / {len(texts or [])} texts: give one per vector.")
+    if method not in METHODS:
+        raise InvalidArgumentError(f"Unknown clustering method {method!r}; use one of: {', '.join(METHODS)}.")
+    if k is not None and not 1 <= k <= max(n, 1):
+        raise InvalidArgumentError(f"k={k} is out of range: use 1..{n} (the number of files).")
+    if method == "hdbscan" and k is not None:
+        raise InvalidArgumentError("HDBSCAN finds the number of clusters itself; drop k or use kmeans.")
+    scores: dict[int, float] = {}
+    if n == 0:
+        return Clustering([], np.zeros(0, int), [], [], np.zeros((0, 2)), method, 0, seed, "no files")
+    with _single_threaded():
+        reduced = _pca(x, REDUCED_DIMS) if n >= 2 else np.zeros((n, 2), np.float32)
+        if n < 3:
+            raw, criterion = np.zeros(n, int), "fewer than 3 files: one cluster"
+        elif method == "kmeans":
+            raw, criterion, scores = _kmeans(x, reduced, k, seed, k_range)
+        elif method == "hdbscan":
+            raw, criterion = _hdbscan(reduced[:, :max(_default_k_range(n)[1], MIN_DIMS)], min_cluster_size)
+        else:
+            raw, criterion = _agglomerative(x, k, distance)
+        labels = _renumber(raw, paths)
+        coords = _pad2(reduced[:, :2])
+        ids = sorted(set(labels.tolist()) - {-1})
+        clusters = [_describe(c, x, labels, paths) for c in ids]
+    terms = cluster_terms(texts, labels) if texts is not None else {}
+    for c in clusters:
+        c.terms = terms.get(c.id, [])
+        c.label = ", ".join(c.terms[:3]) if c.terms else _name_label(c.files) or f"cluster {c.id + 1}"
+    _dedupe_labels(clusters)
+    noise = [p for p, lab in zip(paths, labels) if lab < 0]
+    return Clustering(paths, labels, clusters, noise, coords, method, len(ids), seed, criterion, scores)
+
+
+# --- algorithms ------------------------------------------------------------------------------------
+def _kmeans(x: np.ndarray, reduced: np.ndarray, k: int | None, seed: int, k_range):
+    from sklearn.cluster import KMeans
+
+    probe = np.random.default_rng(0).standard_normal(x.shape[1]).astype(np.float32)
+    distinct = len(np.unique(np.round(x @ probe, 5)))        # distinct files (rows), up to rare ties
+    if k is not None:
+        k = min(k, distinct)
+        raw = KMeans(k, n_init=FINAL_INITS, random_state=seed).fit_predict(_subspace(reduced, k))
+        return raw, f"k={k} fixed by the user", {}
+    lo, hi = k_range or _default_k_range(len(x))
+    hi = min(hi, distinct, len(x) - 1)
+    if hi < max(lo, 2):
+        return np.zeros(len(x), int), "too few distinct files to split: one cluster", {}
+    space = _subspace(reduced, hi)
+    rng = np.random.default_rng(seed)
+    rows = np.arange(len(x)) if len(x) <= SCAN_SAMPLE else np.sort(rng.choice(len(x), SCAN_SAMPLE, replace=False))
+    distances = np.clip(1.0 - space[rows] @ space[rows].T, 0.0, 2.0)     # cosine in that space, once
+    np.fill_diagonal(distances, 0.0)
+    scores = {}
+    for kk in range(max(lo, 2), hi + 1):
+        labels = KMeans(kk, n_init=1, random_state=seed).fit_predict(space[rows])
+        if len(set(labels.tolist())) > 1:
+            scores[kk] = silhouette(distances, labels)
+    best = max(scores, key=lambda kk: (round(scores[kk], 6), -kk))
+    raw = KMeans(best, n_init=FINAL_INITS, random_state=seed).fit_predict(space)
+    sample = rows
+    where = f" on a sample of {len(sample)}" if len(sample) < len(x) else ""
+    return raw, f"k={best}: highest mean silhouette (cosine) {scores[best]:.3f} over k={lo}..{hi}{where}", scores
+
+
+def _default_k_range(n: int) -> tuple[int, int]:
+    return 2, min(20, int(math.sqrt(n)) + 1)
+
+
+def _subspace(reduced: np.ndarray, k: int) -> np.ndarray:
+    """The files in the top max(k, MIN_DIMS) principal components, renormalised to unit length."""
+    z = reduced[:, :max(k, MIN_DIMS)]
+    return z / np.maximum(np.linalg.norm(z, axis=1, keepdims=True), 1e-12)
+
+
+def silhouette(distances: np.ndarray, labels: np.ndarray) -> float:
+    """Mean silhouette from a precomputed distance matrix (sklearn's definition: 0 for a file alone in
+    its cluster), vectorised: one (n, n) x (n, k) product instead of a loop over files."""
+    labels = np.asarray(labels)
+    n, k = len(labels), int(labels.max()) + 1
+    onehot = np.zeros((n, k))
+    onehot[np.arange(n), labels] = 1.0
+    counts = onehot.sum(axis=0)
+    sums = distances.astype(np.float64) @ onehot
+    own = counts[labels]
+    a = sums[np.arange(n), labels] / np.maximum(own - 1, 1)
+    means = np.where(counts > 0, sums / np.maximum(counts, 1), np.inf)
+    means[np.arange(n), labels] = np.inf
+    b = means.min(axis=1)
+    s = np.where(own > 1, (b - a) / np.maximum(np.maximum(a, b), 1e-12), 0.0)
+    return float(s.mean())
+
+
+def _hdbscan(reduced: np.ndarray, min_cluster_size: int | None):
+    from sklearn.cluster import HDBSCAN
+
+    size = min_cluster_size or max(3, min(25, len(reduced) // 30))
+    x = reduced
+    raw = HDBSCAN(min_cluster_size=min(size, len(x)), min_samples=min(size, 5), copy=True).fit_predict(reduced)
+    return raw, f"HDBSCAN density clusters (min_cluster_size={size}), files in no dense region are noise"
+
+
+def _agglomerative(x: np.ndarray, k: int | None, distance: float):
+    from sklearn.cluster import AgglomerativeClustering
+
+    if len(x) > AGGLOMERATIVE_MAX:
+        raise InvalidArgumentError(f"Agglomerative clustering of {len(x)} files needs too much memory "
+                                   f"(limit {AGGLOMERATIVE_MAX}); use kmeans or hdbscan.")
+    if k is not None:
+        raw = AgglomerativeClustering(n_clusters=k, metric="cosine", linkage="average").fit_predict(x)
+        return raw, f"k={k} fixed by the user (average linkage, cosine)"
+    raw = AgglomerativeClustering(n_clusters=None, distance_threshold=distance, metric="cosine",
+                                  linkage="average").fit_predict(x)
+    counts = Counter(raw.tolist())
+    raw = np.array([lab if counts[lab] > 1 else -1 for lab in raw.tolist()])
+    return raw, f"average-linkage tree cut at cosine distance {distance}; single files are noise"
+
+
+# --- describing clusters ---------------------------------------------------------------------------
+def _describe(cid: int, x: np.ndarray, labels: np.ndarray, paths: list[Path]) -> Cluster:
+    """Members by closeness to the centre, central files, outliers (the label comes later)."""
+    rows = np.flatnonzero(labels == cid)
+    centre = _unit(x[rows].mean(axis=0, keepdims=True))[0]
+    sims = x[rows] @ centre
+    order = np.argsort(-sims, kind="stable")
+    files = [paths[rows[i]] for i in order]
+    outliers = []
+    if len(rows) >= 5:
+        cut = sims.mean() - 2 * sims.std()
+        outliers = [paths[rows[i]] for i in order if sims[i] < cut]
+    return Cluster(cid, "", [], files, files[:N_CENTRAL], outliers, float(sims.mean()))
+
+
+def cluster_terms(texts: Sequence[str], labels: np.ndarray, top: int = 5) -> dict[int, list[str]]:
+    """c-TF-IDF distinctive terms per cluster id (noise, -1, excluded). See the module docstring."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    labels = np.asarray(labels)
+    ids = sorted(set(labels.tolist()) - {-1})
+    if not ids:
+        return {}
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    vec = CountVectorizer(token_pattern=WORD.pattern, stop_words=list(ENGLISH_STOP_WORDS | CODE_WORDS),
+                          lowercase=True, max_features=50_000)
+    try:
+        counts = vec.fit_transform(list(texts)).astype(np.float64)
+    except ValueError:            # no words at all
+        return {}
+    totals = np.asarray(counts.sum(axis=1)).ravel()
+    freq = counts.multiply(1.0 / np.maximum(totals, 1)[:, None]).tocsr()
+    present = (counts > 0).astype(np.float64).tocsr()
+    vocab = np.array(vec.get_feature_names_out())
+    per_cluster = np.vstack([np.asarray(freq[labels == c].mean(axis=0)).ravel() for c in ids])
+    idf = np.log1p(1.0 / np.maximum(per_cluster.sum(axis=0), 1e-12))
+    out = {}
+    for row, c in enumerate(ids):
+        members = labels == c
+        doc_share = np.asarray(present[members].mean(axis=0)).ravel()
+        score = per_cluster[row] * idf * (doc_share >= (1 / 3 if members.sum() > 1 else 1))
+        best = [i for i in np.argsort(-score, kind="stable")[:top] if score[i] > 0]
+        out[c] = [str(vocab[i]) for i in best]
+    return out
+
+
+def _name_label(files: list[Path]) -> str:
+    words = Counter(w.lower() for p in files for w in set(WORD.findall(p.stem.replace("_", " "))))
+    common = [w for w, n in words.most_common(3) if n > 1 or len(files) == 1]
+    return ", ".join(common)
+
+
+def _dedupe_labels(clusters: list[Cluster]) -> None:
+    seen: Counter = Counter()
+    for c in clusters:
+        seen[c.label] += 1
+        if seen[c.label] > 1:
+            c.label = f"{c.label} ({seen[c.label]})"
+
+
+# --- map and helpers -------------------------------------------------------------------------------
+def map_2d(vectors: np.ndarray) -> np.ndarray:
+    """(n, 2) PCA coordinates with a fixed sign per axis (deterministic)."""
+    x = _unit(vectors)
+    if len(x) < 2:
+        return np.zeros((len(x), 2), np.float32)
+    with _single_threaded():
+        return _pad2(_pca(x, REDUCED_DIMS)[:, :2])
+
+
+def _pad2(coords: np.ndarray) -> np.ndarray:
+    if coords.shape[1] < 2:
+        coords = np.hstack([coords, np.zeros((len(coords), 2 - coords.shape[1]), coords.dtype)])
+    return coords
+
+
+def _pca(x: np.ndarray, dims: int, seed: int = 0) -> np.ndarray:
+    """Projection on the top `dims` principal axes, each axis' sign fixed (largest loading positive).
+
+    Randomised subspace iteration with a fixed seed (as in Halko et al.; 6 power iterations): a few
+    GEMMs of (n, d) x (d, dims + 10) instead of a full SVD, deterministic for the same input."""
+    c = np.asarray(x, dtype=np.float32)
+    c = c - c.mean(axis=0)
+    n, d = c.shape
+    p = min(dims + 10, n, d)
+    q = np.random.default_rng(seed).standard_normal((d, p)).astype(np.float32)
+    for _ in range(6):
+        q = np.linalg.qr(c.T @ (c @ q))[0]
+    b = (c @ q).astype(np.float64)
+    values, vectors = np.linalg.eigh(b.T @ b)
+    top = np.argsort(-values, kind="stable")[:min(dims, p)]
+    vt = (q.astype(np.float64) @ vectors[:, top]).T
+    signs = np.sign(vt[np.arange(len(vt)), np.argmax(np.abs(vt), axis=1)])
+    signs[signs == 0] = 1
+    return (c.astype(np.float64) @ (vt * signs[:, None]).T).astype(np.float32)
+
+
+def _renumber(raw: np.ndarray, paths: list[Path]) -> np.ndarray:
+    """Cluster ids 0.. by size (largest first), ties by the first path; noise stays -1."""
+    raw = np.asarray(raw)
+    ids = sorted(set(raw.tolist()) - {-1},
+                 key=lambda c: (-int((raw == c).sum()), min(str(paths[i]) for i in np.flatnonzero(raw == c))))
+    mapping = {c: i for i, c in enumerate(ids)}
+    return np.array([mapping.get(c, -1) for c in raw.tolist()], dtype=int)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float32)
+    if v.ndim != 2:
+        raise InvalidArgumentError(f"Expected a (files, dim) matrix of vectors, got shape {v.shape}.")
+    return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+
+class _single_threaded:
+    """BLAS and OpenMP limited to one thread while scikit-learn and numpy work. Their thread pools spin
+    while waiting; next to other busy threads (the embedding worker, other processes) that costs far
+    more than it gains (measured on 2 busy cores: k-means 9x, eigh 10x slower with 2 threads)."""
+
+    def __enter__(self):
+        from threadpoolctl import threadpool_limits
+
+        self._limit = threadpool_limits(limits=1)
+        return self
+
+    def __exit__(self, *exc):
+        self._limit.restore_original_limits()

@@ -1,0 +1,174 @@
+"""Classification under user labels: zero-shot, few-shot, unsure bucket, reasons, corrections, label sets.
+
+Accuracy runs the REAL all-MiniLM-L6-v2 on the labelled real files of tests/organize_corpus.py.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from mlx_embed.cli import main
+from mlx_embed.organize import Label, LabelSet, classify, classify_vectors, cluster, prepare
+from mlx_embed.organize.classify import Prototypes, model_key
+
+from . import organize_corpus
+
+
+@pytest.fixture(scope="module")
+def corpus(minilm_path, tmp_path_factory):
+    fv, truth = organize_corpus.embedded(minilm_path, tmp_path_factory.mktemp("corpus"))
+    return organize_corpus.model_for(minilm_path), fv, truth
+
+
+def described() -> LabelSet:
+    return LabelSet([Label(g, d) for g, d in organize_corpus.DESCRIPTIONS.items()])
+
+
+def accuracy(result, truth, skip=()) -> float:
+    rows = [a for a in result.assignments if a.path not in skip]
+    return float(np.mean([a.best == truth[a.path] for a in rows]))
+
+
+def test_zero_shot_and_three_shot_accuracy(corpus):
+    model, fv, truth = corpus
+    names_only = LabelSet([Label(g) for g in organize_corpus.DESCRIPTIONS])
+    zero_names = classify(model, fv, names_only, threshold=0)
+    zero = classify(model, fv, described(), threshold=0)
+    assert zero.method == "zero-shot"
+    shots = described()
+    examples = set()
+    for label in shots.labels:
+        mine = [p for p in fv.paths if truth[p] == label.name][:3]
+        label.examples = mine
+        examples.update(mine)
+    few = classify(model, fv, shots, threshold=0)
+    logistic = classify(model, fv, shots, threshold=0, method="logistic")
+    acc = {"zero-shot (names)": accuracy(zero_names, truth), "zero-shot (descriptions)": accuracy(zero, truth),
+           "3-shot centroid": accuracy(few, truth, examples), "3-shot logistic": accuracy(logistic, truth, examples)}
+    print(f"\n{len(fv)} files, {len(shots.labels)} labels (3-shot scored on the {len(fv) - len(examples)} non-examples)")
+    for name, value in acc.items():
+        print(f"  {name:<26} accuracy {value:.3f}")
+    assert few.method == "centroid"
+    assert acc["zero-shot (descriptions)"] >= 0.7 > acc["zero-shot (names)"] - 0.2
+    assert acc["3-shot centroid"] >= 0.85 and acc["3-shot centroid"] > acc["zero-shot (descriptions)"]
+    assert acc["3-shot logistic"] >= 0.85
+    # examples classify as themselves, with their reason
+    for a in few.assignments:
+        if a.path in examples:
+            assert a.label == truth[a.path] and a.confidence == 1.0 and "example" in a.reason
+
+
+def test_unsure_bucket_and_reasons(corpus):
+    model, fv, truth = corpus
+    labels = described()
+    labels.label("json").examples = [p for p in fv.paths if truth[p] == "json"][:2]
+    loose = classify(model, fv, labels, threshold=0.3)
+    strict = classify(model, fv, labels, threshold=0.9)
+    unsure = [a for a in strict.assignments if a.label is None]
+    assert len(unsure) > sum(a.label is None for a in loose.assignments)
+    assert all(a.confidence < 0.9 and a.best for a in unsure)
+    sure = [a for a in strict.assignments if a.label is not None]
+    assert np.mean([a.label == truth[a.path] for a in sure]) >= np.mean([a.best == truth[a.path] for a in strict.assignments])
+    assert set(strict.by_label()["unsure"]) == {a.path for a in unsure}
+    plan = strict.to_dict()
+    assert {str(a.path) for a in unsure} == set(plan["unsure"])
+    assert not any(set(g["files"]) & set(plan["unsure"]) for g in plan["groups"])
+    for a in loose.assignments:
+        if a.best == "json" and a.label and a.path not in labels.label("json").examples:
+            assert a.nearest and all(truth[p] == "json" for p, _ in a.nearest) and "nearest examples" in a.reason
+        elif a.label and a.best != "json":
+            assert "description" in a.reason and organize_corpus.DESCRIPTIONS[a.best] in a.reason
+        assert abs(sum(a.scores.values()) - 1) < 1e-4
+
+
+def test_a_correction_changes_the_next_run(corpus):
+    model, fv, truth = corpus
+    labels = described()
+    first = classify(model, fv, labels, threshold=0.5)
+    wrong = [a for a in first.assignments if a.best != truth[a.path]]
+    group, _ = Counter(truth[a.path] for a in wrong).most_common(1)[0]
+    fixed = next(a.path for a in wrong if truth[a.path] == group)
+    labels.correct(fixed, group, fv.vectors[fv.paths.index(fixed)], model_key(model, fv.task))
+    second = classify(model, fv, labels, threshold=0.5)
+    before = {a.path: a.best for a in first.assignments}
+    after = {a.path: a.best for a in second.assignments}
+    others = [p for p in fv.paths if truth[p] == group and p != fixed]
+    right_before = sum(before[p] == group for p in others)
+    right_after = sum(after[p] == group for p in others)
+    print(f"\ncorrected {fixed.name} -> {group}: {right_before} -> {right_after} of {len(others)} similar files right")
+    assert after[fixed] == group and right_after > right_before
+    assert accuracy(second, truth) >= accuracy(first, truth)
+
+
+def test_label_set_roundtrip_and_cached_examples(corpus, tmp_path):
+    model, fv, truth = corpus
+    labels = described()
+    moved = tmp_path / "example.py"
+    src = next(p for p in fv.paths if truth[p] == "email")
+    shutil.copy(src, moved)
+    labels.correct(moved, "email", fv.vectors[fv.paths.index(src)], model_key(model, fv.task))
+    labels.threshold = 0.42
+    path = labels.save(tmp_path / "labels.json")
+    data = json.loads(path.read_text())
+    assert data["threshold"] == 0.42 and data["labels"][0]["examples"] == [str(moved)]
+    assert list(data["vectors"].values())[0].keys() == {str(moved)}
+    moved.unlink()                                   # the example file is gone: its cached vector still counts
+    again = LabelSet.load(path)
+    protos = prepare(model, again, fv)
+    assert protos.example_paths == [moved] and not protos.missing
+    assert np.allclose(protos.example_vectors[0], fv.vectors[fv.paths.index(src)])
+    assert again.names == labels.names and again.label("email").examples == [moved]
+    with pytest.raises(ValueError):
+        again.correct(moved, "no such label")
+    with pytest.raises(ValueError):
+        again.add_label(Label("email"))
+
+
+def test_labels_from_a_clustering(corpus):
+    _, fv, _ = corpus
+    res = cluster(fv.vectors, paths=fv.paths, texts=fv.texts, k=4)
+    labels = LabelSet.from_clustering(res)
+    assert labels.names == [c.label for c in res.clusters]
+    assert all(len(lab.examples) == 3 and lab.description for lab in labels.labels)
+
+
+def test_classify_vectors_without_a_model():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 16))
+    x = np.repeat(centres, 10, axis=0) + 0.3 * rng.normal(size=(30, 16))
+    paths = [f"/f/{i}" for i in range(30)]
+    from pathlib import Path
+
+    protos = Prototypes(["a", "b", "c"], ["", "", ""], centres + 0.5 * rng.normal(size=(3, 16)),
+                        [Path(paths[0]), Path(paths[10]), Path(paths[20])], x[[0, 10, 20]], np.array([0, 1, 2]))
+    res = classify_vectors(paths, x, protos, threshold=0.0)
+    assert [a.best for a in res.assignments] == ["a"] * 10 + ["b"] * 10 + ["c"] * 10
+    with pytest.raises(ValueError):
+        classify_vectors(paths, x, protos, method="magic")
+
+
+def test_cli_classify(jina_tiny, tmp_path, capsys, monkeypatch):
+    # mechanics with the random tiny model: label file, corrections saved, JSON plan
+    monkeypatch.setenv("MLX_EMBED_INDEX", str(tmp_path / "no-index"))
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(6):
+        (docs / f"f{i}.txt").write_text(("invoice total due " if i < 3 else "planets orbit ") * (i + 2))
+    labels = tmp_path / "labels.json"
+    labels.write_text(json.dumps({"labels": [{"name": "bills", "description": "invoices"}, "space"]}))
+    argv = ["classify", str(docs), "--labels", str(labels), "--model", str(jina_tiny), "--json"]
+    assert main(argv + ["--correct", f"{docs / 'f4.txt'}=space"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["method"] == "centroid" and len(out["assignments"]) == 6
+    f4 = next(a for a in out["assignments"] if a["path"].endswith("f4.txt"))
+    assert f4["label"] == "space" and f4["confidence"] == 1.0
+    saved = json.loads(labels.read_text())
+    assert saved["labels"][1]["examples"] == [str(docs / "f4.txt")] and saved["vectors"]
+    assert main(argv[:-1] + ["--threshold", "1.0"]) == 0
+    assert "unsure" in capsys.readouterr().out
+    assert main(["classify", str(docs), "--labels", str(tmp_path / "missing.json"), "--model", str(jina_tiny)]) == 2

@@ -1,0 +1,316 @@
+"""MLX-format checkpoints: `mlx-embed convert`, loading quantized weights, refusing broken ones."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import mlx.core as mx
+import mlx.nn as nn
+import numpy as np
+import pytest
+
+import mlx_embed
+from mlx_embed.adapters import LoRALinear
+from mlx_embed.cli import main
+from mlx_embed.convert import OutputExistsError, convert
+from mlx_embed.errors import InvalidArgumentError, ModelFormatError
+
+from . import model_fixtures
+
+TEXTS = ["The quick brown fox jumps over the lazy dog.", "Mars is often referred to as the Red Planet.",
+         "Contract renewal terms with the landlord are due in March.", "def encode(texts): return model.embed(texts)",
+         "Le renard brun rapide saute par-dessus le chien paresseux.", "Invoices, receipts and tax documents 2024.",
+         "Saturn is famous for its rings.", "敏捷的棕色狐狸跳过了懒狗。"]
+# Lowest cosine to the float32 model over TEXTS and every task, measured on the tiny random fixture
+# (group size 32): 8-bit >= 0.9998, 4-bit >= 0.95. The bounds leave a margin; random weights are harsher
+# than trained ones (bench/convert.py has the figures for MiniLM and the full-size shape).
+BOUNDS = {8: 0.999, 4: 0.93}
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+@pytest.fixture(scope="module")
+def float_model(jina_tiny):
+    return mlx_embed.load(jina_tiny)
+
+
+@pytest.fixture(scope="module")
+def converted(jina_tiny, tmp_path_factory) -> dict[int, Path]:
+    root = tmp_path_factory.mktemp("converted")
+    return {8: Path(convert(jina_tiny, root / "q8", bits=8, group_size=32)["output"]),
+            4: Path(convert(jina_tiny, root / "q4", bits=4, group_size=32, dtype="bfloat16")["output"])}
+
+
+@pytest.mark.parametrize("bits", [8, 4])
+def test_quantized_checkpoint_matches_float_model_for_every_task(bits, converted, float_model):
+    model = mlx_embed.load(converted[bits])
+    assert model.tasks == float_model.tasks
+    info = model.describe()["quantization"]
+    assert (info["bits"], info["group_size"], info["float_layers"]) == (bits, 32, 0)
+    layers = dict(model.network.named_modules())
+    assert isinstance(layers["embed_tokens"], nn.QuantizedEmbedding)
+    assert isinstance(layers["layers.0.mlp.down_proj"].linear, nn.QuantizedLinear)
+    worst = 1.0
+    for task in float_model.tasks:
+        c = cosines(model.encode(TEXTS, task=task), float_model.encode(TEXTS, task=task))
+        worst = min(worst, float(c.min()))
+    assert worst >= BOUNDS[bits], f"{bits}-bit: lowest cosine to float32 {worst:.5f} < {BOUNDS[bits]}"
+    assert worst < 0.999999, "the converted model is not quantized at all"
+
+
+def test_output_layout_and_recorded_conversion(converted, jina_tiny):
+    out = converted[4]
+    config = json.loads((out / "config.json").read_text())
+    assert config["quantization"] == {"group_size": 32, "bits": 4, "mode": "affine"}
+    assert config["quantization_config"] == config["quantization"]
+    assert config["mlx_embed"]["converted_from"] == str(jina_tiny)
+    assert config["mlx_embed"]["bits"] == 4 and config["mlx_embed"]["merged_task"] is None
+    assert config["mlx_embed"]["dtype"] == "bfloat16"
+    for name in ("tokenizer.json", "tokenizer_config.json", "config_sentence_transformers.json"):
+        assert (out / name).read_bytes() == (jina_tiny / name).read_bytes()
+    for task in model_fixtures.TASKS:
+        assert (out / "adapters" / task / "adapter_config.json").is_file()
+        tensors = mx.load(str(out / "adapters" / task / "adapter_model.safetensors"))
+        source = mx.load(str(jina_tiny / "adapters" / task / "adapter_model.safetensors"))
+        assert set(tensors) == set(source)  # the same PEFT keys, so any PEFT reader takes them
+        assert all(v.dtype == mx.bfloat16 for v in tensors.values())
+    weights = mx.load(str(out / "model.safetensors"))
+    assert weights["layers.0.self_attn.q_proj.weight"].dtype == mx.uint32
+    assert {"layers.0.self_attn.q_proj.scales", "layers.0.self_attn.q_proj.biases"} <= set(weights)
+    assert weights["norm.weight"].dtype == mx.bfloat16
+    assert not list(out.parent.glob(".*.tmp")), "the temporary folder was left behind"
+
+
+def test_adapters_switch_on_quantized_base(converted, float_model):
+    model = mlx_embed.load(converted[8])
+    wrapped = [m for _, m in model.network.named_modules() if isinstance(m, LoRALinear)]
+    assert wrapped and all(isinstance(m.linear, nn.QuantizedLinear) for m in wrapped)
+    first = model.encode(TEXTS, task="retrieval")
+    other = model.encode(TEXTS, task="clustering")
+    again = model.encode(TEXTS, task="retrieval")
+    np.testing.assert_array_equal(first, again)
+    assert cosines(first, other).max() < 0.999, "switching the task changed nothing"
+    # each task's vectors stay closest to the float model's vectors for the same task
+    for task in ("retrieval", "clustering"):
+        mine = model.encode(TEXTS, task=task)
+        assert cosines(mine, float_model.encode(TEXTS, task=task)).mean() > \
+            cosines(mine, float_model.encode(TEXTS, task="text-matching")).mean()
+
+
+def test_merge_task_matches_encode_with_that_task(jina_tiny, float_model, tmp_path):
+    out = Path(convert(jina_tiny, tmp_path / "merged", merge_task="text-matching", dtype="float32")["output"])
+    merged = mlx_embed.load(out)
+    assert merged.tasks == () and not (out / "adapters").exists()
+    info = merged.describe()
+    assert info["merged_task"] == "text-matching" and info["quantization"] is None
+    assert "task_names" not in json.loads((out / "config.json").read_text())
+    expected = float_model.encode(TEXTS, task="text-matching")
+    assert cosines(merged.encode(TEXTS), expected).min() > 0.99999
+    assert cosines(merged.encode(TEXTS), float_model.encode(TEXTS, task="retrieval")).min() < 0.999
+
+    q8 = mlx_embed.load(convert(jina_tiny, tmp_path / "merged8", merge_task="text-matching", bits=8,
+                                group_size=64)["output"])
+    assert q8.describe()["quantization"]["group_size"] == 64
+    assert cosines(q8.encode(TEXTS), expected).min() >= BOUNDS[8]
+
+
+def test_qwen3_embedding_converts_with_its_prompts(tmp_path):
+    src = model_fixtures.write_jina_v5(tmp_path / "Qwen3-Embedding", layout="qwen3-embedding", seed=3)
+    out = convert(src, tmp_path / "q8", bits=8, group_size=64)["output"]
+    model, original = mlx_embed.load(out), mlx_embed.load(src)
+    assert model.describe()["kind"] == original.describe()["kind"] == "qwen3-embedding"
+    assert model.prompts == original.prompts
+    c = cosines(model.encode_query(TEXTS), original.encode_query(TEXTS))
+    assert c.min() >= BOUNDS[8]
+
+
+def test_mlx_lm_checkpoint_with_per_layer_overrides_loads(tmp_path):
+    """A checkpoint mlx-lm itself wrote: `model.` keys, mixed 4/6-bit with per-layer entries."""
+    pytest.importorskip("mlx_lm")
+    from mlx_lm.convert import convert as mlx_lm_convert
+
+    src = model_fixtures.write_jina_v5(tmp_path / "qwen3", layout="qwen3-embedding", prefix="model.", seed=5)
+    mlx_lm_convert(str(src), str(tmp_path / "mlx"), quantize=True, q_group_size=32, q_bits=4,
+                   quant_predicate="mixed_4_6")
+    entry = json.loads((tmp_path / "mlx" / "config.json").read_text())["quantization"]
+    six = [k for k, v in entry.items() if isinstance(v, dict) and v["bits"] == 6]
+    assert six and all(k.startswith("model.") for k in six)
+    model = mlx_embed.load(tmp_path / "mlx")
+    bits = {p: m.bits for p, m in model.network.named_modules() if hasattr(m, "bits")}
+    assert {bits[k.removeprefix("model.")] for k in six} == {6}
+    assert 4 in bits.values()
+    assert cosines(model.encode(TEXTS), mlx_embed.load(src).encode(TEXTS)).min() >= BOUNDS[4]
+
+
+# --- broken checkpoints are refused with the key and file named ------------------------------------
+def _edit(src: Path, dst: Path, config=None, drop: str | None = None) -> Path:
+    shutil.copytree(src, dst)
+    if config is not None:
+        data = json.loads((dst / "config.json").read_text())
+        config(data)
+        (dst / "config.json").write_text(json.dumps(data))
+    if drop is not None:
+        weights = mx.load(str(dst / "model.safetensors"))
+        del weights[drop]
+        mx.save_safetensors(str(dst / "model.safetensors"), weights, metadata={"format": "mlx"})
+    return dst
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda c: c["quantization"].update(bits=7), ["bits=7", "config.json", "'quantization'"]),
+    (lambda c: c["quantization"].update(group_size=48), ["group_size=48", "config.json"]),
+    (lambda c: c["quantization"].update(bits=4), ["layers.", ".weight", "model.safetensors", "bits=4"]),
+    (lambda c: c["quantization"].update(group_size=64), [".scales", "model.safetensors", "group_size=64"]),
+    (lambda c: c["quantization"].update(mode="gptq"), ["'gptq'", "config.json"]),
+    (lambda c: c.pop("quantization"), ["scales", "model.safetensors", "no 'quantization' entry"]),
+    (lambda c: c["quantization"].update({"layers.1.mlp.up_proj": False}),
+     ["layers.1.mlp.up_proj", "false", "scales"]),
+    (lambda c: c["quantization"].update({"layers.1.mlp.up_proj": {"bits": 4, "group_size": 32}}),
+     ["layers.1.mlp.up_proj", "bits=4", "model.safetensors"]),
+])
+def test_wrong_quantization_entry_is_refused(change, words, converted, tmp_path):
+    broken = _edit(converted[8], tmp_path / "broken", config=change)
+    with pytest.raises(ModelFormatError) as err:
+        mlx_embed.load(broken)
+    for word in words:
+        assert word in str(err.value), f"{word!r} not in: {err.value}"
+
+
+@pytest.mark.parametrize("key", ["layers.1.self_attn.k_proj.scales", "embed_tokens.scales",
+                                 "layers.0.mlp.down_proj.biases"])
+def test_missing_scales_or_biases_are_refused(key, converted, tmp_path):
+    broken = _edit(converted[8], tmp_path / "broken", drop=key)
+    with pytest.raises(ModelFormatError) as err:
+        mlx_embed.load(broken)
+    assert key in str(err.value) and "model.safetensors" in str(err.value)
+
+
+def test_quantize_argument_on_a_quantized_checkpoint(converted):
+    assert mlx_embed.load(converted[8], quantize=8).describe()["quantization"]["bits"] == 8
+    with pytest.raises(InvalidArgumentError, match="already quantized to 8 bits"):
+        mlx_embed.load(converted[8], quantize=4)
+
+
+# --- convert's own checks ------------------------------------------------------------------------
+def test_convert_refuses_to_overwrite_unless_forced(jina_tiny, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(OutputExistsError, match="--force"):
+        convert(jina_tiny, out, bits=8, group_size=32)
+    assert (out / "keep.txt").read_text() == "mine"
+    convert(jina_tiny, out, bits=8, group_size=32, force=True)
+    assert not (out / "keep.txt").exists() and (out / "model.safetensors").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"], "temporary or old folders left behind"
+
+
+def test_convert_refuses_bad_requests(jina_tiny, converted, tmp_path):
+    with pytest.raises(InvalidArgumentError, match="bits=7"):
+        convert(jina_tiny, tmp_path / "a", bits=7)
+    with pytest.raises(InvalidArgumentError, match="Unknown task 'summarise'"):
+        convert(jina_tiny, tmp_path / "a", merge_task="summarise")
+    with pytest.raises(InvalidArgumentError, match="already quantized"):
+        convert(converted[8], tmp_path / "a", bits=4)
+    src = tmp_path / "holder" / "model"
+    shutil.copytree(jina_tiny, src)
+    for out in (src, src.parent):
+        with pytest.raises(InvalidArgumentError, match="source model"):
+            convert(src, out, bits=8, group_size=32, force=True)
+    assert (src / "model.safetensors").is_file()
+    assert not (tmp_path / "a").exists()
+
+
+def test_cli_convert_and_info(jina_tiny, tmp_path, capsys):
+    out = tmp_path / "cli"
+    assert main(["convert", str(jina_tiny), str(out), "--bits", "8", "--group-size", "32", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["bits"] == 8 and summary["output_weight_bytes"] < summary["source_weight_bytes"]
+    assert main(["convert", str(jina_tiny), str(out), "--bits", "8"]) == 1
+    assert "--force" in capsys.readouterr().err
+    assert main(["convert", str(jina_tiny), str(tmp_path / "x"), "--merge-task", "nope"]) == 2
+    assert main(["convert", str(tmp_path / "missing"), str(tmp_path / "y")]) == 3
+    with pytest.raises(SystemExit) as exit_:
+        main(["convert", str(jina_tiny), str(tmp_path / "z"), "--bits", "5"])
+    assert exit_.value.code == 2
+    assert main(["info", str(out), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["quantization"]["bits"] == 8 and info["quantization"]["group_size"] == 32
+    assert main(["info", str(out)]) == 0
+    assert "quantization" in capsys.readouterr().out
+
+
+def test_minilm_8bit_cosine(minilm_path, tmp_path):
+    """The real model: 8-bit stays >= 0.999 cosine to float32 (bench/convert.py reports 4-bit too)."""
+    try:
+        original = mlx_embed.load(minilm_path)
+    except ModelFormatError as exc:
+        pytest.skip(f"BERT is not supported yet: {exc}")
+    out = convert(minilm_path, tmp_path / "minilm-8bit", bits=8, group_size=64)["output"]
+    model = mlx_embed.load(out)
+    assert model.describe()["quantization"]["bits"] == 8
+    assert model.pooling == original.pooling and model.dim == original.dim
+    c = cosines(model.encode(TEXTS), original.encode(TEXTS))
+    assert c.min() >= 0.999, c
+
+
+@pytest.mark.parametrize("bits", [3, 6])
+def test_odd_bit_widths_keep_adapters_attachable(bits, jina_tiny, float_model, tmp_path):
+    """3 and 6 bits pack a value across uint32 words: the adapters' input dimension must still match."""
+    model = mlx_embed.load(convert(jina_tiny, tmp_path / f"q{bits}", bits=bits, group_size=32)["output"])
+    assert model.describe()["quantization"]["bits"] == bits
+    c = cosines(model.encode(TEXTS, task="classification"), float_model.encode(TEXTS, task="classification"))
+    assert c.min() >= (0.99 if bits == 6 else 0.75)  # measured 0.996 and 0.83 (random weights)
+
+
+# --- GPTQ-calibrated quantization --------------------------------------------------------------------
+@pytest.mark.parametrize("bits", [4, 8])
+def test_gptq_lowers_output_error_and_packs_like_mlx(bits):
+    from mlx_embed.convert import gptq_quantize
+
+    rng = np.random.default_rng(0)
+    mixing = rng.standard_normal((128, 128)).astype(np.float32)
+    x = rng.standard_normal((2000, 128)).astype(np.float32) @ mixing  # correlated inputs, like real activations
+    w = rng.standard_normal((96, 128)).astype(np.float32)
+    packed, scales, biases = gptq_quantize(mx.array(w), (x.T @ x).astype(np.float64), 32, bits)
+    assert packed.dtype == mx.uint32 and packed.shape == (96, 128 * bits // 32) and scales.shape == (96, 4)
+    gptq_w = np.array(mx.dequantize(packed, scales, biases, group_size=32, bits=bits))
+    rtn_w = np.array(mx.dequantize(*mx.quantize(mx.array(w), 32, bits), group_size=32, bits=bits))
+    gptq_err = np.linalg.norm(x @ (w - gptq_w).T)
+    rtn_err = np.linalg.norm(x @ (w - rtn_w).T)
+    assert gptq_err < 0.8 * rtn_err, (gptq_err, rtn_err)
+    assert np.abs(gptq_w - w).max() < 2 ** (4 - bits) * 2.0  # still a quantization of w, not something else
+
+
+def test_calibrated_convert_loads_within_bounds(jina_tiny, float_model, converted, tmp_path):
+    texts_file = tmp_path / "calibration.txt"
+    texts_file.write_text("\n".join(TEXTS * 2))
+    out = tmp_path / "gptq"
+    assert main(["convert", str(jina_tiny), str(out), "--bits", "4", "--group-size", "32", "--dtype", "bfloat16",
+                 "--calibrate", "--calibration-file", str(texts_file)]) == 0
+    assert json.loads((out / "config.json").read_text())["mlx_embed"]["method"] == "gptq"
+    mine, rtn = mx.load(str(out / "model.safetensors")), mx.load(str(converted[4] / "model.safetensors"))
+    assert {k: v.shape for k, v in mine.items()} == {k: v.shape for k, v in rtn.items()}
+    key = "layers.1.mlp.down_proj.weight"
+    assert not mx.array_equal(mine[key], rtn[key]), "calibration changed no integer"
+    model = mlx_embed.load(out)
+    for task in float_model.tasks:
+        assert cosines(model.encode(TEXTS, task=task), float_model.encode(TEXTS, task=task)).min() >= BOUNDS[4]
+    with pytest.raises(InvalidArgumentError, match="GPTQ"):
+        convert(jina_tiny, tmp_path / "g3", bits=3, calibrate=True)
+
+
+def test_gguf_source_converts_with_tokenizer_prompts_and_pooling(tmp_path):
+    from . import gguf_fixtures
+
+    src = model_fixtures.write_jina_v5(tmp_path / "Qwen3-Embedding-tiny", layout="qwen3-embedding", seed=7)
+    gguf_file = gguf_fixtures.write_qwen3_gguf(src, tmp_path / "model.gguf", "F16")
+    original = mlx_embed.load(gguf_file)
+    out = convert(gguf_file, tmp_path / "out", bits=8, group_size=32)["output"]
+    model = mlx_embed.load(out)
+    assert (model.prompts, model.pooling, model.describe()["kind"]) == \
+        (original.prompts, original.pooling, original.describe()["kind"])
+    assert cosines(model.encode_query(TEXTS), original.encode_query(TEXTS)).min() >= BOUNDS[8]
