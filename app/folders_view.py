@@ -13,6 +13,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
 from .models import FoldersModel, PathRole, file_icon
 
 
+NO_FOLDERS = "No folders yet. Click “Add Folder…” or drop a folder on this window."
+
+
 def eta_text(seconds: float | None) -> str:
     if seconds is None:
         return ""
@@ -146,7 +149,10 @@ class FoldersView(QWidget):
             if str(row.path) == selected:
                 self.table.selectRow(r)
         if not rows and not self.session.indexing():
-            self.progress_label.setText("No folders yet. Click “Add Folder…” or drop a folder on this window.")
+            self.progress_label.setText(NO_FOLDERS)
+        elif rows and self.progress_label.text() == NO_FOLDERS:
+            summary = self.session.last_summary
+            self.progress_label.setText(summary.text if summary is not None else "")
         self._show_failures()
 
     def _selected(self, *_):

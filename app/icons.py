@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QStyle
 
@@ -53,7 +53,11 @@ _cache: dict[str, QIcon] = {}
 
 def app_icon() -> QIcon:
     if "app" not in _cache:
-        _cache["app"] = _icon_from("icon")
+        icon = _icon_from("icon")
+        if icon.isNull():           # an install without assets/: the platform's generic icon
+            from PySide6.QtWidgets import QApplication
+            icon = QApplication.style().standardIcon(QStyle.StandardPixmap.SP_FileDialogContentsView)
+        _cache["app"] = icon
     return _cache["app"]
 
 
@@ -102,4 +106,4 @@ def write_png(svg: Path, png: Path, size: int = 512) -> None:
     render_svg(svg, size).save(str(png))
 
 
-__all__ = ["app_icon", "tray_icon", "page_icon", "assets_dir", "write_png", "QSize"]
+__all__ = ["app_icon", "tray_icon", "page_icon", "assets_dir", "write_png"]

@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QFileInfo, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QFileInfo, QModelIndex, Qt
 from PySide6.QtGui import QColor, QIcon, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QFileIconProvider
 
@@ -401,4 +401,4 @@ class LabelsModel(QStandardItemModel):
 
 
 __all__ = ["ResultsModel", "FoldersModel", "ClusterTreeModel", "ClassifyModel", "LabelsModel", "file_icon",
-           "human_date", "human_size", "cluster_colour", "PathRole", "ClusterRole", "QPersistentModelIndex"]
+           "human_date", "human_size", "cluster_colour", "PathRole", "ClusterRole"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QEvent, QModelIndex, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QFont, QKeySequence, QPalette, QTextDocument
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel, QLineEdit, QListView, QMenu,
                                QStyle, QStyledItemDelegate, QStyleOptionViewItem, QVBoxLayout, QWidget)
@@ -91,7 +91,7 @@ class ResultDelegate(QStyledItemDelegate):
             doc.setHtml(f"<div style='color:{colour}'>{marked}</div>")
             doc.setTextWidth(width)
             painter.translate(x, y)
-            clip = QRectF(0, 0, width, r.bottom() - y)
+            clip = QRectF(0, 0, width, min(r.bottom() - y, 2 * fm.lineSpacing() + 2))   # two whole lines
             painter.setClipRect(clip)
             doc.drawContents(painter, clip)
         painter.restore()
@@ -345,4 +345,4 @@ class SearchView(SearchPanel):
         super().__init__(session, "search", compact=False, parent=parent)
 
 
-__all__ = ["SearchView", "SearchPanel", "ResultDelegate", "QModelIndex"]
+__all__ = ["SearchView", "SearchPanel", "ResultDelegate"]

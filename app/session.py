@@ -11,7 +11,7 @@ import logging
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject, Signal
 
 from . import library
 from .config import AppSettings
@@ -41,7 +41,6 @@ class Session(QObject):
         self.index_runner = Runner(self, max_threads=2)        # indexing and watching (low-priority threads)
         self.model = None
         self.index: library.IndexHandle | None = None
-        self._rerun_timer = QTimer(self, singleShot=True, interval=500, timeout=self.start_indexing)
         self._run_active = False
         self.last_summary = None
         self.runs_finished = 0
@@ -166,7 +165,6 @@ class Session(QObject):
         replaces the loop; the library's persistent queue means nothing done so far is redone."""
         if self.index is None:
             return None
-        self._rerun_timer.stop()
         index, watch = self.index, self.settings.watch
         runner = self.index_runner
 
@@ -216,7 +214,6 @@ class Session(QObject):
 
     def cancel_indexing(self) -> None:
         """Stop the run (and following changes) at a safe point; the next start resumes it."""
-        self._rerun_timer.stop()
         self.index_runner.cancel("index")
 
     def rebuild_index(self):
@@ -271,7 +268,6 @@ class Session(QObject):
 
     def shutdown(self, timeout_ms: int = 30000) -> None:
         """On quit: stop the workers at a safe point (the library commits file by file), close the index."""
-        self._rerun_timer.stop()
         self.index_runner.shutdown(timeout_ms)
         self.runner.shutdown(timeout_ms)
         if self.index is not None:

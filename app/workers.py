@@ -107,8 +107,7 @@ class Context:
 
     def check(self) -> None:
         """Raise Cancelled if cancelled; wait here while paused."""
-        while not self._running.wait(0.1):
-            pass
+        self.wait_while_paused()
         if self._cancel.is_set():
             raise Cancelled()
 

@@ -157,14 +157,18 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, bits: int | None 
 
 # --- GPTQ (Frantar et al. 2022): round one input column at a time, push its error onto the columns
 # not yet rounded, weighted by the inverse Hessian of the layer's calibration inputs.
+CALIBRATION_MODULES = ("os", "json", "re", "collections", "pathlib", "shutil", "subprocess", "datetime",
+                       "statistics", "email.message", "http.client", "csv", "zipfile", "logging", "argparse",
+                       "decimal", "asyncio")
+
+
 def calibration_texts(prompts: dict[str, str], count: int = 64) -> list[str]:
     """Real prose that ships with every Python: standard-library docstrings, with the model's prompts."""
     import importlib
     import inspect
 
     texts: list[str] = []
-    for name in ("os", "json", "re", "collections", "pathlib", "shutil", "subprocess", "datetime", "statistics",
-                 "email.message", "http.client", "csv", "zipfile", "logging", "argparse", "decimal", "asyncio"):
+    for name in CALIBRATION_MODULES:
         module = importlib.import_module(name)
         for attr in sorted(dir(module)):
             doc = " ".join((inspect.getdoc(getattr(module, attr, None)) or "").split())

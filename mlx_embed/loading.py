@@ -63,7 +63,7 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def read_profile(folder: Path, config: dict[str, Any]) -> Profile:
-    name = str(config.get("_name_or_path") or folder.name)
+    name = model_name(folder, config)
     st_path = folder / "config_sentence_transformers.json"
     st = read_json(st_path) if st_path.is_file() else {}
     label = f"{folder.name} {name} {_cached_repo_id(folder)}".lower()
@@ -104,6 +104,23 @@ def _architecture_or_none(config: dict[str, Any]):
         return architecture_for(config)
     except ModelFormatError:
         return None
+
+
+def model_name(folder: Path, config: dict[str, Any]) -> str:
+    """The name users know a model by: its repo id when it came from the Hugging Face cache; for a
+    sentence-transformers folder its model card's title (its config's _name_or_path names the base
+    model it was trained from); else _name_or_path or the folder's name."""
+    repo = _cached_repo_id(folder)
+    if repo:
+        return repo
+    if (folder / "modules.json").is_file():
+        try:
+            lines = (folder / "README.md").read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            lines = []
+        title = next((line[2:].strip() for line in lines if line.startswith("# ")), "")
+        return title or folder.name
+    return str(config.get("_name_or_path") or folder.name)
 
 
 def _cached_repo_id(folder: Path) -> str:

@@ -363,3 +363,28 @@ def test_torn_journal_line_is_dropped_before_resume(tmp_path, jdir):
     assert journals(jdir)[0].state == "applied"
     assert undo(journal_dir=jdir).ok
     assert snapshot(root) == before
+
+
+def test_read_only_source_folder_leaves_no_copy_behind(tmp_path, jdir, monkeypatch):
+    # Simulated as above: unlinking from `inbox` is refused, as in a read-only folder.
+    root = tmp_path / "tree"
+    groups = make_tree(root)
+    before = snapshot(root)
+    real = actions._unlink
+
+    def refuse(path):
+        if Path(path).parent == root / "inbox":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(actions, "_unlink", refuse)
+    result = apply(plan_groups([{"name": k, "files": v} for k, v in groups.items()], "move"), jdir)
+    assert result.failed and all("permission denied" in r and "/inbox/" in r for r in result.failed.values())
+    moved = {str(old) for old, _ in result.moved}
+    assert moved and not any("/inbox/doc" in m for m in moved)          # files from old/ moved fine
+    # nothing doubled: every file exists exactly once
+    contents = sorted(v for v in snapshot(root).values() if v != "dir")
+    assert contents == sorted(v for v in before.values() if v != "dir")
+    monkeypatch.setattr(actions, "_unlink", real)
+    assert undo(journal_dir=jdir).ok
+    assert snapshot(root) == before

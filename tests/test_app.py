@@ -77,11 +77,11 @@ def shot(widget, name: str) -> Path:
     return path
 
 
-def drop(widget, paths: list[Path]) -> bool:
-    """A real drag-and-drop of files (QMimeData with file URLs) onto a widget."""
+def drop(widget, paths: list[Path], pos: QPointF | None = None) -> bool:
+    """A real drag-and-drop of files (QMimeData with file URLs) onto a widget (its centre by default)."""
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    pos = QPointF(widget.width() / 2, widget.height() / 2)
+    pos = pos if pos is not None else QPointF(widget.width() / 2, widget.height() / 2)
     enter = QDragEnterEvent(pos.toPoint(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(widget, enter)
@@ -404,6 +404,10 @@ def test_classify_folder_with_labels(desk, qtbot, tmp_path):
         {"name": "Mathematics", "description": "numbers, fractions, statistics and random numbers",
          "examples": []},
     ])
+    # teach "Compression" by example: drop a file on its row
+    row_rect = view.labels_table.visualRect(view.labels.index(0, 2))
+    assert drop(view.labels_table.viewport(), [files["gzip.py"]], QPointF(row_rect.center()))
+    assert view.labels.labels()[0]["examples"] == [str(files["gzip.py"])]
     view.folder_edit.setText(str(folder))
     view.threshold.setValue(0)
     view.run()

@@ -247,6 +247,8 @@ def test_vector_settings_and_model_change_rebuild_the_index(qapp, tmp_path, mini
     settings = make_settings(tmp_path, minilm_path, tmp_path / "index")
     session, window, tray = build(settings, tray=False, app=qapp)
     session.watch_interval = 1.0
+    window.resize(1000, 640)
+    window.show()
     start(session, window)
     try:
         assert wait_until(lambda: session.index is not None, 60)
@@ -270,7 +272,7 @@ def test_vector_settings_and_model_change_rebuild_the_index(qapp, tmp_path, mini
         errors = []
         session.error.connect(lambda m, w: errors.append(m))
         session.load_model(str(jina_tiny))
-        assert wait_until(lambda: window.banner.isVisible() and "never mix" in window.banner.text.text(), 60), \
+        assert wait_until(lambda: not window.banner.isHidden() and "never mix" in window.banner.text.text(), 60), \
             (errors, window.banner.text.text(), session.model)
         shot(window, "model-changed-banner")
         runs = session.runs_finished
@@ -279,6 +281,16 @@ def test_vector_settings_and_model_change_rebuild_the_index(qapp, tmp_path, mini
         ident = session.index.ix.model_identity
         assert ident["path"] == str(jina_tiny) and session.index.folder_status()[0].indexed == 3
         assert session.index.model_mismatch(session.model) is None
+
+        # Settings > Reset Index re-embeds every file; Folders > Remove forgets the folder
+        monkeypatch.setattr(QMessageBox, "warning", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Reset))
+        summaries = []
+        session.indexing_finished.connect(lambda summary: summaries.append(summary))
+        view.reset_button.click()
+        assert wait_until(lambda: any(s is not None and s.stats.indexed == 3 for s in summaries), 120), summaries
+        session.remove_folder(str(docs))
+        assert wait_until(lambda: window.views["folders"].model.rowCount() == 0, 60)
+        assert session.index.search("statistics averages variance", k=3) == []
     finally:
         session.shutdown()
         window.close()

@@ -12,8 +12,9 @@ every fused score: a file whose name (or name without extension) equals the quer
 chunk that holds a "quoted phrase" of the query verbatim. One result per file, with its best passages:
 a window of the chunk around the matched words, and the character spans of those words.
 
-Vectors are loaded from the store once and kept in memory (float32 for speed up to EXACT_MAX chunks;
-above that float16 with a sign-bit prefilter and exact rescoring; a binary index keeps bits only), and
+Vectors are loaded from the store once and kept in memory (a float32 copy, exact and fastest, up to
+EXACT_BYTES; above that float16 with a sign-bit Hamming prefilter and exact rescoring of PREFILTER
+candidates; a binary index keeps only the bits and rescores with the query's float values), and
 reloaded when the store's generation changes.
 """
 
@@ -33,8 +34,8 @@ import numpy as np
 RRF_K = 60
 FUSION = "convex"
 WEIGHTS = {"semantic": 1.0, "keyword": 1.0, "name": 0.5}
-EXACT_MAX = 250_000
-PREFILTER = 4096
+EXACT_BYTES = 256 << 20   # keep a float32 copy (exact, fastest) up to this size, else float16 + bits
+PREFILTER = 1000          # candidates from the sign-bit prefilter, rescored exactly
 SNIPPET_CHARS = 320
 RELOAD_INTERVAL = 1.0
 NAME_TIER, PHRASE_TIER = 20.0, 10.0  # above any fused score (at most the sum of WEIGHTS)
@@ -86,7 +87,7 @@ class SearchResult:
 class VectorIndex:
     """Brute-force nearest neighbours. `vectors`: (n, d) float16 (normalised), or (n, d/8) uint8 bits."""
 
-    def __init__(self, vectors: np.ndarray, binary: bool = False, exact_max: int = EXACT_MAX):
+    def __init__(self, vectors: np.ndarray, binary: bool = False, exact_bytes: int = EXACT_BYTES):
         self.binary = binary
         self.n = len(vectors)
         self.f32 = self.f16 = self.bits = None
@@ -96,7 +97,7 @@ class VectorIndex:
         else:
             vectors = np.asarray(vectors)
             self.dim = vectors.shape[1] if vectors.ndim == 2 else 0
-            if self.n <= exact_max:
+            if self.n * self.dim * 4 <= exact_bytes:
                 self.f32 = np.ascontiguousarray(vectors, dtype=np.float32)
             else:
                 self.f16 = np.ascontiguousarray(vectors, dtype=np.float16)
@@ -126,7 +127,7 @@ class VectorIndex:
         dist = (np.bitwise_count(x) if _HAS_BITCOUNT else _POPCOUNT8[x.view(np.uint8)]).sum(axis=1, dtype=np.int32)
         if mask is not None:
             dist[~mask] = np.iinfo(np.int32).max
-        cand = _best(-dist.astype(np.float32), max(n * 8, PREFILTER))[0]
+        cand = _best(-dist.astype(np.float32), max(n * 4, PREFILTER))[0]
         if mask is not None:
             cand = cand[mask[cand]]
         if self.f16 is not None:

@@ -408,6 +408,11 @@ def _run(journal: Journal, records: list[dict], index, tags) -> Result:
             journal.write({"type": "skipped", "id": op.id, "reason": str(exc)})
             result.skipped[op.id] = str(exc)
             continue
+        except OSError as exc:              # while recovering a step: report it, go on with the others
+            reason = _reason(exc, op.target or op.source)
+            journal.write({"type": "failed", "id": op.id, "reason": reason})
+            result.failed[op.id] = reason
+            continue
         journal.write({"type": "done", "id": op.id, **outcome})
         result.done.append(op.id)
     journal.write({"type": "finished"})
@@ -430,6 +435,7 @@ class _StepSkipped(Exception):
 
 
 def _reason(exc: OSError, path) -> str:
+    path = exc.filename or path
     if isinstance(exc, PermissionError) or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return f"permission denied: {path} (read-only or not yours)"
     if exc.errno == errno.ENOSPC:
@@ -508,7 +514,11 @@ def _move(src: Path, target: Path, claim=lambda target: None) -> Path:
             target = _copy(src, target, claim)   # another volume, or a file system without hard links
             break
     _fsync_dir(target.parent)
-    _unlink(src)
+    try:
+        _unlink(src)
+    except OSError:
+        _unlink(target)                          # the source cannot go (read-only folder): take back the new name
+        raise
     _fsync_dir(src.parent)
     return target
 

@@ -17,7 +17,8 @@ embedded with the same adapter and prompt. Methods:
 - "centroid" (few-shot): each label's prototype is the renormalised mean of its example vectors and its
   text vector; a label without examples keeps its text vector.
 - "logistic" (few-shot): scikit-learn logistic regression on the example vectors (each label's text
-  vector counts as one more example); confidence is its predicted probability.
+  vector counts as one more example), C=100, balanced classes; confidence is its predicted probability
+  (with C=10 it was too timid to use: 0.41 on right answers on the test corpus; 0.62 with C=100).
 - "auto" (default): zero-shot when no label has examples, centroid when some label has fewer than
   LOGISTIC_MIN_EXAMPLES examples, logistic otherwise.
 For similarity methods the confidence is a softmax over the labels' cosine similarities at temperature
@@ -46,6 +47,7 @@ from ..errors import InvalidArgumentError
 TEMPERATURE = 0.05
 DEFAULT_THRESHOLD = 0.5
 LOGISTIC_MIN_EXAMPLES = 5
+LOGISTIC_C = 100.0          # weak regularisation: unit vectors need large weights for usable probabilities
 METHODS = ("auto", "zero-shot", "centroid", "logistic")
 UNSURE = "unsure"
 FORMAT_VERSION = 1
@@ -363,7 +365,7 @@ def _logistic(x: np.ndarray, text: np.ndarray, ex: np.ndarray, owners: np.ndarra
     train = np.vstack([ex, text])
     target = np.concatenate([owners, np.arange(len(text))])
     with _single_threaded():
-        clf = LogisticRegression(C=10.0, max_iter=1000, class_weight="balanced").fit(train, target)
+        clf = LogisticRegression(C=LOGISTIC_C, max_iter=2000, class_weight="balanced").fit(train, target)
         probs = clf.predict_proba(x)
     out = np.zeros((len(x), len(text)))
     out[:, clf.classes_] = probs
