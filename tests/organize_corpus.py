@@ -9,6 +9,7 @@ file name), in a shuffled order, so neither the folder nor the order gives the g
 from __future__ import annotations
 
 import gzip
+import hashlib
 import random
 import sysconfig
 from pathlib import Path
@@ -54,10 +55,9 @@ def _man_files(section: str) -> list[Path]:
 
 
 def _spread(files: list[Path], n: int) -> list[Path]:
-    if len(files) <= n:
-        return files
-    step = len(files) / n
-    return [files[int(i * step)] for i in range(n)]
+    """n files chosen by a hash of their path: the choice does not move when other packages get
+    installed (an index into a sorted list would), unless a new file's hash is among the n smallest."""
+    return sorted(sorted(files, key=lambda p: hashlib.sha256(str(p).encode()).hexdigest())[:n])
 
 
 def sources() -> dict[str, list[Path]]:

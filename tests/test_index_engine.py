@@ -400,3 +400,28 @@ def test_watch_picks_up_changes(tmp_path, model, docs):
         t.join(30)
     assert len(runs) >= 2 and runs[0].indexed == 6 and any(r.indexed == 1 for r in runs[1:])
     assert ix.search("zeppelin", mode="keyword")[0].path.name == "later.txt"
+
+
+def test_vector_core_paths_agree():
+    """The exact float32 path, the bits-prefilter + float16 path and the binary path (bench/search.py)."""
+    from mlx_embed.index.search import VectorIndex
+
+    rng = np.random.default_rng(0)
+    for dim in (72, 128):  # bit rows of 9 bytes (uint8 columns) and of 16 bytes (uint64 columns)
+        x = rng.standard_normal((6000, dim)).astype(np.float32)
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        exact = VectorIndex(x.astype(np.float16))
+        approx = VectorIndex(x.astype(np.float16), exact_bytes=0)
+        binary = VectorIndex(np.packbits(x > 0, axis=1), binary=True)
+        assert exact.f32 is not None and approx.f16 is not None and binary.cols is not None
+        for i in (3, 1234, 5999):
+            q = x[i] + 0.05 * rng.standard_normal(dim).astype(np.float32) / np.sqrt(dim)
+            want = np.argsort(-(x @ q))[:5]
+            assert list(exact.top(q, 5)[0]) == list(want)
+            assert approx.top(q, 5)[0][0] == want[0] and binary.top(q, 5)[0][0] == i
+            mask = np.ones(len(x), dtype=bool)
+            mask[i] = False
+            for vi in (exact, approx, binary):
+                rows, scores = vi.top(q, 5, mask)
+                assert i not in rows and len(rows) == 5 and np.all(np.diff(scores) <= 0)
+        assert binary.hamming(x[7])[7] == 0

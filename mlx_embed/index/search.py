@@ -90,10 +90,11 @@ class VectorIndex:
     def __init__(self, vectors: np.ndarray, binary: bool = False, exact_bytes: int = EXACT_BYTES):
         self.binary = binary
         self.n = len(vectors)
-        self.f32 = self.f16 = self.bits = None
+        self.f32 = self.f16 = self.cols = None
+        bits = None
         if binary:
-            self.bits = np.ascontiguousarray(vectors, dtype=np.uint8)
-            self.dim = self.bits.shape[1] * 8 if self.n else 0
+            bits = np.ascontiguousarray(vectors, dtype=np.uint8)
+            self.dim = bits.shape[1] * 8 if self.n else 0
         else:
             vectors = np.asarray(vectors)
             self.dim = vectors.shape[1] if vectors.ndim == 2 else 0
@@ -101,14 +102,25 @@ class VectorIndex:
                 self.f32 = np.ascontiguousarray(vectors, dtype=np.float32)
             else:
                 self.f16 = np.ascontiguousarray(vectors, dtype=np.float16)
-                self.bits = np.packbits(self.f16 > 0, axis=1)
-        if self.bits is not None and self.bits.shape[1] % 8 == 0 and self.n:
-            self.words = self.bits.view(np.uint64)
-        else:
-            self.words = self.bits
+                bits = np.packbits(self.f16 > 0, axis=1)
+        if bits is not None:
+            # column-major words: the Hamming distance is a few passes over contiguous memory
+            words = bits.view(np.uint64) if bits.shape[1] % 8 == 0 else bits
+            self.cols = np.ascontiguousarray(words.T)
 
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.f32, self.f16, self.bits) if a is not None)
+        return sum(a.nbytes for a in (self.f32, self.f16, self.cols) if a is not None)
+
+    def hamming(self, q: np.ndarray) -> np.ndarray:
+        """Bits that differ between sign(q) and every stored vector's sign bits, (n,) uint16."""
+        qbits = np.packbits(np.asarray(q) > 0)
+        qw = qbits.view(np.uint64) if self.cols.dtype == np.uint64 else qbits
+        dist = np.zeros(self.n, dtype=np.uint16)
+        for j in range(self.cols.shape[0]):
+            x = self.cols[j] ^ qw[j]
+            dist += np.bitwise_count(x) if _HAS_BITCOUNT else _POPCOUNT8[x.view(np.uint8)].reshape(
+                self.n, -1).sum(axis=1, dtype=np.uint16)
+        return dist
 
     def top(self, q: np.ndarray, n: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Rows of the `n` best cosine scores (best first), and the scores."""
@@ -121,19 +133,18 @@ class VectorIndex:
                 scores[~mask] = -np.inf
             return _best(scores, n)
         # sign-bit prefilter (Hamming distance), then rescoring of the candidates
-        qbits = np.packbits(q > 0)
-        qw = qbits.view(np.uint64) if self.words is not self.bits else qbits
-        x = self.words ^ qw
-        dist = (np.bitwise_count(x) if _HAS_BITCOUNT else _POPCOUNT8[x.view(np.uint8)]).sum(axis=1, dtype=np.int32)
+        dist = self.hamming(q)
         if mask is not None:
-            dist[~mask] = np.iinfo(np.int32).max
-        cand = _best(-dist.astype(np.float32), max(n * 4, PREFILTER))[0]
+            dist[~mask] = np.iinfo(np.uint16).max
+        m = min(self.n, max(n * 4, PREFILTER))
+        cand = np.argpartition(dist, m - 1)[:m] if m < self.n else np.arange(self.n)
         if mask is not None:
             cand = cand[mask[cand]]
         if self.f16 is not None:
             scores = self.f16[cand].astype(np.float32) @ q
         else:
-            signs = np.unpackbits(self.bits[cand], axis=1).astype(np.float32) * 2 - 1
+            rows = np.ascontiguousarray(self.cols[:, cand].T).view(np.uint8)
+            signs = np.unpackbits(rows, axis=1).astype(np.float32) * 2 - 1
             scores = signs @ q / np.sqrt(self.dim)
         order, best = _best(scores, n)
         return cand[order], best

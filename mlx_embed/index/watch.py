@@ -2,9 +2,10 @@
 
     watch(index, interval=5.0, settle=2.0, cancel=None, on_run=None)
 
-Polling (a cheap stat walk through discovery, no file reads) works on every platform and filesystem
-(network shares and external drives included) without a native dependency; a run starts once changes
-have settled for `settle` seconds, and only changed files are re-embedded (see indexer).
+Polling (a stat walk through discovery, no file reads) works on every platform and filesystem
+(network shares and external drives included) without a native dependency; the wait between walks
+grows to 10x the walk's own duration, so a large tree costs at most ~10% of one core. A run starts once
+changes have settled for `settle` seconds, and only changed files are re-embedded (see indexer).
 """
 
 from __future__ import annotations
@@ -36,9 +37,11 @@ def watch(index, interval: float = 5.0, settle: float = 2.0, cancel: threading.E
     stats = index.run(progress=progress, cancel=cancel, low_priority=low_priority)
     if on_run:
         on_run(stats)
-    last = tree_signature(index)
-    while not cancel.wait(interval):
+    last, wait = tree_signature(index), interval
+    while not cancel.wait(wait):
+        t0 = time.monotonic()
         sig = tree_signature(index)
+        wait = max(interval, 10 * (time.monotonic() - t0))
         if sig == last:
             continue
         while not cancel.wait(settle):  # wait until writers are done

@@ -11,9 +11,9 @@ Methods (scikit-learn):
   component every file shares, "this is a document", carries no grouping), projected on their top
   max(k, 8) principal components (at most 32) and renormalised: k clusters' centres span at most k - 1
   dimensions, the remaining ones are mostly noise shared by all groups. Measured with MiniLM, true k,
-  mean V-measure of 10 seeds: on the test corpus (59 files, 9 groups) 0.845 on the raw unit vectors,
-  0.89 in the subspace (TF-IDF + k-means: 0.85); on a second corpus of other files (52 files, 8
-  groups) 0.81 raw, 0.86 in the subspace (TF-IDF: 0.78). test_cluster.py prints the current figures.
+  mean V-measure of 10 seeds: on the test corpus (59 files, 9 groups) 0.84 on the raw unit vectors,
+  0.89 in the subspace (TF-IDF + k-means: 0.82); on a corpus of other files (52 files, 8 groups) 0.81
+  raw, 0.86 in the subspace (TF-IDF: 0.78). test_cluster.py prints the current figures.
   With k=None, k is chosen by the highest mean silhouette (cosine distance in the subspace of the
   largest k tried) over k in `k_range` (default 2 .. min(20, sqrt(n) + 1)); for n > 1000 the scan runs
   on a fixed random sample of 1000 files, then the chosen k is fitted on all files (3 restarts). Every
