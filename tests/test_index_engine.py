@@ -402,12 +402,14 @@ def test_watch_picks_up_changes(tmp_path, model, docs):
     assert ix.search("zeppelin", mode="keyword")[0].path.name == "later.txt"
 
 
-def test_vector_core_paths_agree():
+def test_vector_core_paths_agree(monkeypatch):
     """The exact float32 path, the bits-prefilter + float16 path and the binary path (bench/search.py)."""
+    from mlx_embed.index import search
     from mlx_embed.index.search import VectorIndex
 
+    monkeypatch.setattr(search, "COARSE_MIN", 1000)  # exercise the coarse 256-bit pass at 512 bits
     rng = np.random.default_rng(0)
-    for dim in (72, 128):  # bit rows of 9 bytes (uint8 columns) and of 16 bytes (uint64 columns)
+    for dim in (72, 128, 512):  # bit rows of 9 bytes (uint8 columns), 16 and 64 bytes (uint64 columns)
         x = rng.standard_normal((6000, dim)).astype(np.float32)
         x /= np.linalg.norm(x, axis=1, keepdims=True)
         exact = VectorIndex(x.astype(np.float16))

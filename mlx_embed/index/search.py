@@ -36,6 +36,7 @@ FUSION = "convex"
 WEIGHTS = {"semantic": 1.0, "keyword": 1.0, "name": 0.5}
 EXACT_BYTES = 256 << 20   # keep a float32 copy (exact, fastest) up to this size, else float16 + bits
 PREFILTER = 1000          # candidates from the sign-bit prefilter, rescored exactly
+COARSE_MIN, COARSE_WORDS = 200_000, 4   # above this many rows, a first pass over the first 256 bits
 SNIPPET_CHARS = 320
 RELOAD_INTERVAL = 1.0
 NAME_TIER, PHRASE_TIER = 20.0, 10.0  # above any fused score (at most the sum of WEIGHTS)
@@ -111,15 +112,24 @@ class VectorIndex:
     def nbytes(self) -> int:
         return sum(a.nbytes for a in (self.f32, self.f16, self.cols) if a is not None)
 
-    def hamming(self, q: np.ndarray) -> np.ndarray:
-        """Bits that differ between sign(q) and every stored vector's sign bits, (n,) uint16."""
+    def hamming(self, q: np.ndarray, words: int | None = None, rows: np.ndarray | None = None) -> np.ndarray:
+        """Bits that differ between sign(q) and the stored sign bits, (n,) uint16: over the first `words`
+        columns only, and for `rows` only, if given."""
         qbits = np.packbits(np.asarray(q) > 0)
         qw = qbits.view(np.uint64) if self.cols.dtype == np.uint64 else qbits
-        dist = np.zeros(self.n, dtype=np.uint16)
-        for j in range(self.cols.shape[0]):
-            x = self.cols[j] ^ qw[j]
-            dist += np.bitwise_count(x) if _HAS_BITCOUNT else _POPCOUNT8[x.view(np.uint8)].reshape(
-                self.n, -1).sum(axis=1, dtype=np.uint16)
+        cols = self.cols[: words or len(self.cols)]
+        n = self.n if rows is None else len(rows)
+        dist = np.zeros(n, dtype=np.uint16)
+        block = 1 << 16
+        x = np.empty(min(n, block), dtype=cols.dtype)
+        for s in range(0, n, block):  # blocks stay in cache across the passes over the columns
+            e = min(n, s + block)
+            acc, buf = dist[s:e], x[: e - s]
+            for j in range(len(cols)):
+                src = cols[j, s:e] if rows is None else cols[j, rows[s:e]]
+                np.bitwise_xor(src, qw[j], out=buf)
+                acc += np.bitwise_count(buf) if _HAS_BITCOUNT else _POPCOUNT8[buf.view(np.uint8)].reshape(
+                    e - s, -1).sum(axis=1, dtype=np.uint16)
         return dist
 
     def top(self, q: np.ndarray, n: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -132,12 +142,21 @@ class VectorIndex:
             if mask is not None:
                 scores[~mask] = -np.inf
             return _best(scores, n)
-        # sign-bit prefilter (Hamming distance), then rescoring of the candidates
-        dist = self.hamming(q)
+        # sign-bit prefilter (Hamming distance), then exact rescoring of the candidates
+        m = max(n * 4, PREFILTER)
+        rows = None
+        if self.n > COARSE_MIN and len(self.cols) > COARSE_WORDS and self.cols.dtype == np.uint64:
+            # coarse pass over the first 256 bits, then the full bits for the best few percent
+            dist = self.hamming(q, COARSE_WORDS)
+            if mask is not None:
+                dist[~mask] = np.iinfo(np.uint16).max
+            rows = _smallest(dist, max(20 * m, self.n // 50))
+        dist = self.hamming(q, rows=rows)
         if mask is not None:
-            dist[~mask] = np.iinfo(np.uint16).max
-        m = min(self.n, max(n * 4, PREFILTER))
-        cand = np.argpartition(dist, m - 1)[:m] if m < self.n else np.arange(self.n)
+            dist[~mask[rows] if rows is not None else ~mask] = np.iinfo(np.uint16).max
+        cand = _smallest(dist, m)
+        if rows is not None:
+            cand = rows[cand]
         if mask is not None:
             cand = cand[mask[cand]]
         if self.f16 is not None:
@@ -148,6 +167,17 @@ class VectorIndex:
             scores = signs @ q / np.sqrt(self.dim)
         order, best = _best(scores, n)
         return cand[order], best
+
+
+def _smallest(dist: np.ndarray, m: int) -> np.ndarray:
+    """Indices of (about) the m smallest Hamming distances: a histogram threshold, no sort."""
+    if m >= len(dist):
+        return np.arange(len(dist))
+    counts = np.cumsum(np.bincount(dist))
+    idx = np.flatnonzero(dist <= int(np.searchsorted(counts, m)))
+    if len(idx) > 4 * m:  # many ties at the threshold (few bits): cut them down
+        idx = idx[np.argpartition(dist[idx], m - 1)[:m]]
+    return idx
 
 
 def _best(scores: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
