@@ -201,7 +201,8 @@ def main() -> None:
     out = ROOT / "bench" / "results" / "search.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"machine": {"platform": platform.platform(), "python": platform.python_version(),
-                                           "cpus": __import__("os").cpu_count()},
+                                           "cpus": __import__("os").cpu_count(),
+                                           "load_average": __import__("os").getloadavg()},
                                "when": time.strftime("%Y-%m-%d %H:%M:%S"), "search_core": core,
                                "hybrid_end_to_end": e2e, "indexing": indexing}, indent=2))
     print(f"\nwrote {out.relative_to(ROOT)}")

@@ -34,10 +34,11 @@ def watch(index, interval: float = 5.0, settle: float = 2.0, cancel: threading.E
           on_run: Callable | None = None, progress: Callable | None = None, low_priority: bool = True) -> None:
     """Run `index.run()` now and again after every settled change, until `cancel` is set."""
     cancel = cancel or threading.Event()
+    last = tree_signature(index)  # taken before each run: a change during the run triggers the next
     stats = index.run(progress=progress, cancel=cancel, low_priority=low_priority)
     if on_run:
         on_run(stats)
-    last, wait = tree_signature(index), interval
+    wait = interval
     while not cancel.wait(wait):
         t0 = time.monotonic()
         sig = tree_signature(index)
@@ -51,7 +52,7 @@ def watch(index, interval: float = 5.0, settle: float = 2.0, cancel: threading.E
             sig = again
         if cancel.is_set():
             break
+        last = sig
         stats = index.run(progress=progress, cancel=cancel, low_priority=low_priority)
-        last = tree_signature(index)
         if on_run:
             on_run(stats)
