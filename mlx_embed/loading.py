@@ -66,7 +66,7 @@ def read_profile(folder: Path, config: dict[str, Any]) -> Profile:
     name = model_name(folder, config)
     st_path = folder / "config_sentence_transformers.json"
     st = read_json(st_path) if st_path.is_file() else {}
-    label = f"{folder.name} {name} {_cached_repo_id(folder)}".lower()
+    label = f"{folder.name} {name} {config.get('_name_or_path', '')} {_cached_repo_id(folder)}".lower()
     merged = next((t for t in STANDARD_TASKS if re.search(rf"-{t}\b", label)), None)
     merged = (config.get("mlx_embed") or {}).get("merged_task") or merged  # written by `mlx-embed convert`
     backbone = _architecture_or_none(config)
