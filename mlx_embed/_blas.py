@@ -31,6 +31,7 @@ def ensure_fast_blas() -> str | None:
     if "mlx.core" in sys.modules:
         # Too late to interpose: the symbols are already bound. Stay quiet if it was done before us.
         return None
+    _choose_kernel()
     override = os.environ.get("MLX_EMBED_BLAS")
     candidates = [override] if override else [*_CANDIDATES, ctypes.util.find_library("openblas")]
     for path in candidates:
@@ -51,3 +52,24 @@ def ensure_fast_blas() -> str | None:
             stacklevel=3,
         )
     return None
+
+
+def _choose_kernel() -> None:
+    """Tell OpenBLAS which kernels this CPU runs, unless the environment already says.
+
+    OpenBLAS identifies the CPU by its model number; under virtualisation it often fails and falls back
+    to its generic "Prescott" kernels (measured here: 33 GFLOP/s instead of 165 for SkylakeX). The
+    feature flags are reliable, so pick the kernel family from them. It must be set before the library
+    is loaded: OpenBLAS reads it once, at load time.
+    """
+    if os.environ.get("OPENBLAS_CORETYPE"):
+        return
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return
+    if {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"} <= set(flags):
+        os.environ["OPENBLAS_CORETYPE"] = "SkylakeX"
+    elif {"avx2", "fma"} <= set(flags):
+        os.environ["OPENBLAS_CORETYPE"] = "Haswell"

@@ -28,3 +28,17 @@ def test_missing_openblas_warns_once_with_the_fix():
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.count("OpenBLAS was not found") == 1
     assert "apt-get install libopenblas0-pthread" in proc.stderr
+
+
+@linux_only
+def test_kernel_family_follows_cpu_flags_unless_the_environment_says():
+    flags = next((line.split(":", 1)[1].split() for line in open("/proc/cpuinfo") if line.startswith("flags")), [])
+    expected = ("SkylakeX" if {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"} <= set(flags)
+                else "Haswell" if {"avx2", "fma"} <= set(flags) else "")
+    code = "import os, mlx_embed; print(os.environ.get('OPENBLAS_CORETYPE', ''))"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_CORETYPE"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == expected
+    env["OPENBLAS_CORETYPE"] = "Haswell"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "Haswell"
