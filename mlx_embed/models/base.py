@@ -8,8 +8,10 @@ from typing import Any
 
 import mlx.core as mx
 import mlx.nn as nn
+import numpy as np
 
 from ..errors import ModelFormatError
+from . import kernels
 
 # Above this many bytes for one attention score matrix, attention runs in query blocks: the CPU
 # kernel materialises the whole (B, H, L, L) matrix, which for a 32K input would be tens of GB.
@@ -92,20 +94,50 @@ def attention(q: mx.array, k: mx.array, v: mx.array, *, scale: float, causal: bo
     from the pads, so causal models need no key mask.
     """
     B, H, L, _ = q.shape
-    if B * H * L * L * 4 <= SCORE_BYTES_LIMIT or mx.default_device() == mx.gpu and key_mask is None:
-        mask = "causal" if causal and key_mask is None else _combine(causal, key_mask, 0, L, L)
-        return mx.fast.scaled_dot_product_attention(q, k, v, scale=scale, mask=mask)
+    # Any GPU's fused kernel (Metal; cuDNN on CUDA, half precision only) never materialises the scores.
+    fused = mx.default_device().type == mx.DeviceType.gpu and key_mask is None and q.dtype != mx.float32
+    sdpa = _sdpa_numpy_softmax if kernels.numpy_math() and q.dtype == mx.float32 else _sdpa
+    if B * H * L * L * 4 <= SCORE_BYTES_LIMIT or fused:
+        return sdpa(q, k, v, scale, causal, key_mask, 0, L)
     block = max(16, SCORE_BYTES_LIMIT // (B * H * L * 4))
     outputs = []
     for start in range(0, L, block):
-        stop = min(L, start + block)
-        keys_end = stop if causal else L
-        mask = _combine(causal, key_mask, start, stop, keys_end)
-        out = mx.fast.scaled_dot_product_attention(
-            q[:, :, start:stop], k[:, :, :keys_end], v[:, :, :keys_end], scale=scale, mask=mask)
+        out = sdpa(q, k, v, scale, causal, key_mask, start, min(L, start + block))
         mx.eval(out)  # bound the live score matrices to one block
         outputs.append(out)
     return mx.concatenate(outputs, axis=2)
+
+
+def _sdpa(q, k, v, scale, causal, key_mask, start, stop):
+    """MLX's kernel for queries start:stop (keys beyond `stop` are never seen by a causal query)."""
+    L = q.shape[2]
+    keys = stop if causal else k.shape[2]
+    if start == 0 and stop == L:
+        mask = "causal" if causal and key_mask is None else _combine(causal, key_mask, 0, L, L)
+    else:
+        mask = _combine(causal, key_mask, start, stop, keys)
+    return mx.fast.scaled_dot_product_attention(
+        q[:, :, start:stop], k[:, :, :keys], v[:, :, :keys], scale=scale, mask=mask)
+
+
+def _sdpa_numpy_softmax(q, k, v, scale, causal, key_mask, start, stop):
+    """The same attention with the softmax in `kernels` (MLX's CPU exp is slow; its GEMMs are not).
+
+    The query heads that share a key/value head are stacked along the rows, so each (batch, group)
+    is one matrix product against its keys, not `n_rep` small ones.
+    """
+    B, H, _, D = q.shape
+    n_kv = k.shape[1]
+    rep, rows = H // n_kv, stop - start
+    keys = stop if causal else k.shape[2]
+    qg = (q[:, :, start:stop] * scale).reshape(B, n_kv, rep * rows, D)
+    scores = (qg @ k[:, :, :keys].swapaxes(-1, -2)).reshape(B, n_kv, rep, rows, keys)
+    mask = _combine(causal, key_mask, start, stop, keys)
+    if mask is not None:
+        scores = mx.where(mask.reshape(-1, 1, 1, *mask.shape[-2:]) if mask.ndim == 4 else mask, scores,
+                          mx.array(np.finfo(np.float32).min, dtype=scores.dtype))
+    weights = kernels.softmax(scores).reshape(B, n_kv, rep * rows, keys)
+    return (weights @ v[:, :, :keys]).reshape(B, H, rows, D)
 
 
 def _combine(causal: bool, key_mask: mx.array | None, start: int, stop: int, keys: int) -> mx.array | None:
