@@ -14,11 +14,14 @@ import sys
 import warnings
 
 _CANDIDATES = (
-    "/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
+    "/usr/lib/x86_64-linux-gnu/libopenblas.so.0",  # Debian, Ubuntu
     "/usr/lib/aarch64-linux-gnu/libopenblas.so.0",
+    "/usr/lib64/libopenblasp.so.0",  # Fedora, RHEL (pthreads build)
     "/usr/lib64/libopenblas.so.0",
-    "/usr/lib/libopenblas.so.0",
+    "/usr/lib/libopenblas.so.0",  # Arch
 )
+FIX = ("install OpenBLAS (Debian/Ubuntu: sudo apt-get install libopenblas0-pthread; Fedora: sudo dnf install "
+       "openblas; Arch: sudo pacman -S openblas) or set MLX_EMBED_BLAS to a libopenblas.so")
 
 loaded_path: str | None = None
 
@@ -45,13 +48,24 @@ def ensure_fast_blas() -> str | None:
         return path
     if override != "none":
         warnings.warn(
-            "OpenBLAS was not found, so MLX runs on its slow reference BLAS (about 30x slower on the CPU). "
-            "Install it with `apt-get install libopenblas0-pthread` (Debian/Ubuntu), or set MLX_EMBED_BLAS "
-            "to the path of libopenblas.so (MLX_EMBED_BLAS=none silences this).",
+            f"OpenBLAS was not found, so MLX runs on its slow reference BLAS (about 30x slower on the CPU): "
+            f"{FIX} (MLX_EMBED_BLAS=none silences this).",
             RuntimeWarning,
             stacklevel=3,
         )
     return None
+
+
+def describe() -> str:
+    """Which BLAS runs MLX's CPU matrix products, with the fix when it is the slow one (for `info`)."""
+    if sys.platform == "darwin":
+        return "Accelerate (macOS)"
+    if not sys.platform.startswith("linux"):
+        return "MLX's own"
+    if loaded_path:
+        kernels = os.environ.get("OPENBLAS_CORETYPE")
+        return f"{loaded_path}" + (f" ({kernels} kernels)" if kernels and "openblas" in loaded_path else "")
+    return f"MLX's reference BLAS, about 30x slower: {FIX}"
 
 
 def _choose_kernel() -> None:

@@ -11,10 +11,12 @@ import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 
+from . import _blas
 from . import adapters as lora
 from . import quantized
 from .batching import DEFAULT_BATCH_TOKENS, iter_progress, pad, plan_batches
 from .errors import InvalidArgumentError
+from .models import kernels
 from .pooling import check_precision, check_truncate_dim, finish, pool, quantize
 from .tokenization import Tokenizer
 
@@ -89,7 +91,8 @@ class EmbeddingModel:
             "prompts": self.prompts, "default_prompt_name": self.default_prompt_name,
             "dtype": str(self.dtype).removeprefix("mlx.core."), "quantize": self.quantize,
             "quantization": quantized.describe(self.network),
-            "device": str(mx.default_device()), "memory_bytes": self.memory_bytes(),
+            "device": str(mx.default_device()), "blas": _blas.describe(),
+            "cpu_math": "numpy" if kernels.numpy_math() else "mlx", "memory_bytes": self.memory_bytes(),
         }
 
     # --- encoding ------------------------------------------------------------------------------

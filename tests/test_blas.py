@@ -42,3 +42,19 @@ def test_kernel_family_follows_cpu_flags_unless_the_environment_says():
     env["OPENBLAS_CORETYPE"] = "Haswell"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "Haswell"
+
+
+@linux_only
+def test_info_names_the_blas_and_the_fix_when_it_is_the_slow_one(jina_tiny):
+    code = ("import json, mlx_embed; from mlx_embed import _blas; "
+            f"m = mlx_embed.load({str(jina_tiny)!r}); print(json.dumps([_blas.describe(), m.describe()['blas']]))")
+    import json
+
+    fast = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                     check=True).stdout.splitlines()[-1])
+    assert "openblas" in fast[0] and fast[0] == fast[1]
+    env = dict(os.environ, MLX_EMBED_BLAS="none")
+    slow = json.loads(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                     check=True).stdout.splitlines()[-1])
+    assert "reference BLAS" in slow[0] and "apt-get install libopenblas0-pthread" in slow[0]
+    assert "MLX_EMBED_BLAS" in slow[0]

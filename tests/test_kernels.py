@@ -1,0 +1,104 @@
+"""The CPU fast paths: NumPy softmax/SiLU/GELU and cost-based batching give the same results as the
+plain MLX ops and the old greedy batching, on hard inputs as well as on a real model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mlx.core as mx
+import mlx.nn as nn
+
+from mlx_embed.batching import plan_batches
+from mlx_embed.models import kernels
+
+
+@pytest.fixture
+def numpy_path(monkeypatch):
+    monkeypatch.setenv("MLX_EMBED_CPU_MATH", "numpy")
+    assert kernels.numpy_math()
+
+
+def _exact(fn, x: np.ndarray) -> np.ndarray:
+    return fn(x.astype(np.float64))
+
+
+def test_swiglu_matches_float64(numpy_path):
+    rng = np.random.default_rng(0)
+    g = rng.normal(0, 6, (3, 77, 515)).astype(np.float32)
+    g[0, 0, :6] = [0.0, -0.0, 88.0, -88.0, 1e-30, -120.0]  # exp overflow/underflow edges
+    u = rng.normal(0, 1, g.shape).astype(np.float32)
+    out = np.array(kernels.swiglu(mx.array(g), mx.array(u)))
+    ref = _exact(lambda a: a / (1 + np.exp(-a)), g) * u
+    assert out.shape == g.shape and np.isfinite(out).all()
+    np.testing.assert_allclose(out, ref, rtol=2e-6, atol=2e-6)
+
+
+def test_swiglu_reads_strided_views(numpy_path):
+    gate_up = mx.random.normal((2, 9, 64), key=mx.random.key(1))
+    gate, up = gate_up[..., :32], gate_up[..., 32:]
+    np.testing.assert_allclose(np.array(kernels.swiglu(gate, up)), np.array(nn.silu(gate) * up),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_gelu_matches_erf_to_float32_rounding(numpy_path):
+    from scipy.special import erfc
+
+    x = np.concatenate([np.linspace(-12, 12, 100_003), [0.0, -0.0, 1e-8, -1e-8, 40.0, -40.0]]).astype(np.float32)
+    out = np.array(kernels.gelu(mx.array(x.reshape(7, -1))))
+    ref = _exact(lambda a: 0.5 * a * erfc(-a / np.sqrt(2)), x).reshape(7, -1)
+    np.testing.assert_allclose(out, ref, rtol=1e-6, atol=3e-7)
+
+
+def test_softmax_with_masked_entries(numpy_path):
+    rng = np.random.default_rng(2)
+    s = rng.normal(0, 30, (4, 3, 33, 65)).astype(np.float32)
+    s[..., 40:] = -np.inf  # masked keys
+    s[0, 0, 0, :3] = [1e4, 1e4 - 1, -1e4]  # huge logits must not overflow
+    out = np.array(kernels.softmax(mx.array(s)))
+    e = np.exp(s.astype(np.float64) - s.max(-1, keepdims=True))
+    np.testing.assert_allclose(out, e / e.sum(-1, keepdims=True), rtol=1e-5, atol=1e-7)
+    assert (out[..., 40:] == 0).all()
+
+
+def test_switch_between_paths(monkeypatch):
+    x = mx.random.normal((5, 40), key=mx.random.key(3))
+    monkeypatch.setenv("MLX_EMBED_CPU_MATH", "mlx")
+    assert not kernels.numpy_math()
+    plain = np.array(kernels.gelu(x))
+    monkeypatch.setenv("MLX_EMBED_CPU_MATH", "numpy")
+    np.testing.assert_allclose(np.array(kernels.gelu(x)), plain, rtol=1e-5, atol=1e-6)
+    half = x.astype(mx.bfloat16)  # NumPy has no bfloat16: such inputs stay on the MLX ops
+    assert mx.array_equal(kernels.gelu(half), nn.gelu(half)).item()
+
+
+@pytest.mark.parametrize("which", ["jina", "minilm"])
+def test_model_vectors_identical_across_paths(which, jina_tiny, minilm_path, monkeypatch):
+    import mlx_embed
+
+    texts = ["a short one", "a much longer sentence " * 12, "", "一些中文文本和标点。", "x" * 3]
+    path = jina_tiny if which == "jina" else minilm_path
+    model = mlx_embed.load(path)
+    monkeypatch.setenv("MLX_EMBED_CPU_MATH", "mlx")
+    plain = model.encode(texts)
+    monkeypatch.setenv("MLX_EMBED_CPU_MATH", "numpy")
+    fast = model.encode(texts)
+    cos = (plain * fast).sum(1)
+    assert cos.min() >= 0.999999, cos
+
+
+def _padded(lengths, batches):
+    return sum(len(b) * max(lengths[i] for i in b) for b in batches)
+
+
+def test_batches_cut_where_padding_costs_more_than_a_batch():
+    rng = np.random.default_rng(4)
+    lengths = [int(n) for n in np.concatenate([rng.integers(8, 40, 60), rng.integers(200, 512, 8)])]
+    batches = plan_batches(lengths, max_tokens=8192, max_batch_size=64)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    assert all(len(b) <= 64 and (len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 8192) for b in batches)
+    # the short texts never share a batch with the long ones
+    assert all(max(lengths[i] for i in b) < 200 or min(lengths[i] for i in b) >= 200 for b in batches)
+    assert _padded(lengths, batches) <= 1.15 * sum(lengths)
+    # equal lengths: one full batch, no needless cuts
+    assert plan_batches([128] * 64, max_tokens=8192) == [list(range(64))]
