@@ -4,4 +4,7 @@ Run it with `mlx-embed-app` or `python -m app`. Every action calls the library t
 (a thin adapter); no model, index or clustering logic lives here.
 """
 
-from . import _qtfix  # noqa: E402,F401  (must run before any signal is emitted; see its docstring)
+try:
+    from . import _qtfix  # noqa: F401  (must run before any signal is emitted; see its docstring)
+except ImportError:       # no PySide6: app.main.main() says what to install instead of a traceback
+    pass

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, QStandardPaths
 
+from .hotkey.keys import DEFAULT_HOTKEY
+
 DEFAULT_MODEL = "jinaai/jina-embeddings-v5-text-small"
 DEFAULT_EXCLUDES = ["node_modules/", "*.tmp", "*.log", "__pycache__/", ".git/"]
 DEFAULT_MAX_FILE_MB = 50
@@ -127,6 +129,16 @@ class AppSettings:
     @watch.setter
     def watch(self, value: bool) -> None:
         self.q.setValue("index/watch", bool(value))
+
+    # --- quick search ----------------------------------------------------------------------------
+    @property
+    def hotkey(self) -> str:
+        """The quick-search key, Qt portable text ("Ctrl+Alt+Space"); "" = none."""
+        return self._get("quick/hotkey", DEFAULT_HOTKEY)
+
+    @hotkey.setter
+    def hotkey(self, value: str) -> None:
+        self.q.setValue("quick/hotkey", value)
 
     # --- window ---------------------------------------------------------------------------------
     @property

@@ -21,6 +21,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def missing_qt() -> str | None:
+    """Why the GUI cannot start (PySide6 not installed or incomplete), as one line that says what to do."""
+    try:
+        import PySide6.QtWidgets  # noqa: F401
+    except ImportError:
+        return "the desktop app needs PySide6 (Qt), which is not installed here: pip install 'mlx-embed[app]'"
+    return None
+
+
 def build(settings=None, tray: bool = True, app=None):
     """Create the session, window and tray controller (tests use this without running the event loop)."""
     from PySide6.QtWidgets import QApplication
@@ -62,6 +71,10 @@ def start(session, window) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    why = missing_qt()
+    if why is not None:
+        print(f"mlx-embed-app: {why}", file=sys.stderr)
+        return 1
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QGuiApplication

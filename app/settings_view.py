@@ -1,13 +1,16 @@
-"""Settings: excluded patterns, file size cap, Matryoshka dimension, precision, index location, reset."""
+"""Settings: quick-search key, excluded patterns, file size cap, Matryoshka dimension, precision, index
+location, reset."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QLineEdit, QMessageBox, QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtGui import QKeySequence, QPalette
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QFormLayout, QGroupBox, QHBoxLayout, QKeySequenceEdit,
+                               QLabel, QLineEdit, QMessageBox, QPlainTextEdit, QPushButton, QSpinBox, QStyle,
+                               QVBoxLayout, QWidget)
 
 from .config import PRECISIONS
+from .hotkey import DEFAULT_HOTKEY, HotkeyStatus
 
 MATRYOSHKA_DIMS = (32, 64, 128, 256, 512, 768, 1024)
 PRECISION_TEXT = {"float16": "float16 (exact, 2 bytes per dimension)",
@@ -16,6 +19,7 @@ PRECISION_TEXT = {"float16": "float16 (exact, 2 bytes per dimension)",
 
 class SettingsView(QWidget):
     open_model_manager = Signal()
+    hotkey_requested = Signal(str)     # a new quick-search key, to register at once (the tray answers)
 
     def __init__(self, session, parent=None):
         super().__init__(parent)
@@ -31,6 +35,30 @@ class SettingsView(QWidget):
         mb = QHBoxLayout(model_box)
         mb.addWidget(self.model_label, 1)
         mb.addWidget(model_button)
+
+        # quick search: applied as soon as a key is typed, not on Save, so a taken key is reported at once
+        self.hotkey = QKeySequenceEdit(QKeySequence(s.hotkey), objectName="hotkeyEdit")
+        self.hotkey.setMaximumSequenceLength(1)
+        self.hotkey.setToolTip("Click and press the new combination, e.g. "
+                               f"{QKeySequence(DEFAULT_HOTKEY).toString(QKeySequence.SequenceFormat.NativeText)}.")
+        self.hotkey.editingFinished.connect(self._hotkey_edited)
+        hotkey_default = QPushButton("Default", objectName="hotkeyDefault")
+        hotkey_default.clicked.connect(lambda: self.hotkey_requested.emit(DEFAULT_HOTKEY))
+        self.hotkey_icon = QLabel()
+        self.hotkey_icon.setPixmap(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning).pixmap(16, 16))
+        self.hotkey_icon.hide()
+        self.hotkey_status = QLabel(objectName="hotkeyStatus")
+        self.hotkey_status.setWordWrap(True)
+        key_row = QHBoxLayout()
+        key_row.addWidget(self.hotkey, 1)
+        key_row.addWidget(hotkey_default)
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.hotkey_icon)
+        status_row.addWidget(self.hotkey_status, 1)
+        quick_box = QGroupBox("Quick Search")
+        fq = QFormLayout(quick_box)
+        fq.addRow("Open from anywhere with:", key_row)
+        fq.addRow("", status_row)
 
         # indexing
         self.excludes = QPlainTextEdit(objectName="excludes")
@@ -92,7 +120,7 @@ class SettingsView(QWidget):
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(12, 12, 12, 12)
-        for box in (model_box, index_box, vec_box, store_box):
+        for box in (model_box, quick_box, index_box, vec_box, store_box):
             layout.addWidget(box)
         layout.addStretch(1)
         layout.addLayout(buttons)
@@ -100,6 +128,20 @@ class SettingsView(QWidget):
         session.model_changed.connect(self._model_changed)
         session.index_changed.connect(lambda: self._model_changed(session.model))
         self._model_changed(session.model)
+
+    def _hotkey_edited(self) -> None:
+        seq = self.hotkey.keySequence()
+        if not seq.isEmpty():
+            self.hotkey_requested.emit(seq.toString(QKeySequence.SequenceFormat.PortableText))
+
+    def show_hotkey(self, status: HotkeyStatus) -> None:
+        """The key in effect (a refused one is replaced by the one kept) and what it does or why not."""
+        self.hotkey.setKeySequence(QKeySequence(status.sequence))
+        self.hotkey_status.setText(status.message)
+        self.hotkey_status.setToolTip(status.message)
+        self.hotkey_icon.setVisible(not status.accepted or not status.system_wide)
+        self.hotkey_status.setForegroundRole(QPalette.ColorRole.WindowText if not status.accepted
+                                             else QPalette.ColorRole.PlaceholderText)
 
     def _model_changed(self, model) -> None:
         s = self.session.settings

@@ -1,6 +1,8 @@
 """Menu-bar (tray) quick query: an icon with a menu, and a small frameless popup with a search field and
-the top results. Ctrl+Shift+Space (Cmd+Shift+Space on macOS) opens it from any window of the app; it
-keeps working after the main window is closed (the app stays up while the tray icon is shown).
+the top results. The quick-search key (Settings; Ctrl+Alt+Space on Linux, Cmd+Shift+Space on macOS)
+opens it from any program where the system lets us register it (`app.hotkey`), and from any window of
+the app everywhere; it keeps working after the main window is closed (the app stays up while the tray
+icon is shown).
 """
 
 from __future__ import annotations
@@ -10,9 +12,8 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QApplication, QFrame, QLabel, QMenu, QSystemTrayIcon, QVBoxLayout
 
 from . import icons
+from .hotkey import GlobalHotkey, HotkeyStatus
 from .search_view import SearchPanel
-
-SHORTCUT = "Ctrl+Shift+Space"      # Qt maps Ctrl to Cmd on macOS
 
 
 class QuickPopup(QFrame):
@@ -68,7 +69,6 @@ class TrayController(QObject):
         self.popup_widget = QuickPopup(session)
 
         self.quick_action = QAction("Quick Search", self)
-        self.quick_action.setShortcut(QKeySequence(SHORTCUT))
         self.quick_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
         self.quick_action.triggered.connect(self.toggle_popup)
         window.addAction(self.quick_action)
@@ -97,6 +97,35 @@ class TrayController(QObject):
         session.indexing_paused.connect(self._paused)
         window.tray = self
         self._hidden_notice_shown = False
+
+        # The same key twice: system-wide where the platform allows it, and as the in-app shortcut (which
+        # never fires while the system-wide grab holds the key, and is what remains when it cannot).
+        self.hotkey = GlobalHotkey(self)
+        self.hotkey.activated.connect(self._hotkey_pressed)
+        self.hotkey.status_changed.connect(self._hotkey_status)
+        self.settings_view = window.views.get("settings")
+        if self.settings_view is not None:
+            self.settings_view.hotkey_requested.connect(self.set_hotkey)
+        self.hotkey.set_sequence(session.settings.hotkey)
+        app.aboutToQuit.connect(self.hotkey.close)
+
+    def _hotkey_pressed(self) -> None:
+        self.toggle_popup()
+        if self.popup_widget.isVisible():
+            self.hotkey.bring_to_front(self.popup_widget)
+
+    def set_hotkey(self, text: str) -> HotkeyStatus:
+        """Switch to this key now (from Settings); remembered only if it could be used."""
+        status = self.hotkey.set_sequence(text)
+        if status.accepted:
+            self.session.settings.hotkey = status.sequence
+            self.session.settings.sync()
+        return status
+
+    def _hotkey_status(self, status: HotkeyStatus) -> None:
+        self.quick_action.setShortcut(QKeySequence(status.sequence))
+        if self.settings_view is not None:
+            self.settings_view.show_hotkey(status)
 
     def show_icon(self) -> bool:
         """Show the menu-bar icon if the platform has a tray; then closing the window keeps the app up."""
@@ -132,7 +161,8 @@ class TrayController(QObject):
 
     def notify_hidden(self) -> None:
         if not self._hidden_notice_shown and self.icon.supportsMessages():
+            key = QKeySequence(self.hotkey.status.sequence).toString(QKeySequence.SequenceFormat.NativeText)
             self.icon.showMessage("mlx-embed is still running",
-                                  f"Search any time from the menu bar or with {QKeySequence(SHORTCUT).toString(QKeySequence.SequenceFormat.NativeText)}.",
+                                  "Search any time from the menu bar" + (f" or with {key}." if key else "."),
                                   QSystemTrayIcon.MessageIcon.Information, 4000)
             self._hidden_notice_shown = True

@@ -8,8 +8,8 @@ import numpy as np
 
 DEFAULT_BATCH_TOKENS = 8192
 # What one more batch costs, in padded tokens of work: the per-op dispatch of a forward and the pass
-# over the weights that every batch makes, which small matrix products do not hide (measured:
-# bench/encoder.py --batching).
+# over the weights that every batch makes, which small matrix products do not hide (measured in
+# bench/batching.py).
 BATCH_OVERHEAD_TOKENS = 128
 # Attention grows with the square of the length: a token of an L-token row costs 1 + L / ATTENTION_SPAN
 # tokens of linear-layer work (about Qwen3-0.6B's and MiniLM's ratio of per-token to per-key FLOPs).
