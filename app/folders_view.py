@@ -167,9 +167,9 @@ class FoldersView(QWidget):
             self.failures_label.setText("Select a folder to see the files that could not be indexed and why.")
             return
         problems = row.problems
-        self.failures_label.setText(
-            f"{len(problems)} file{'s' if len(problems) != 1 else ''} in {row.path.name} not indexed:"
-            if problems else f"Every readable file in {row.path.name} is indexed.")
+        # the library's accounting line: the same numbers as the table, the CLI and `index status`
+        self.failures_label.setText(f"<b>{row.path.name}</b>: {row.summary}."
+                                    + (" Not indexed, and why:" if problems else " Every file is indexed."))
         for p, reason in problems:
             try:
                 shown = str(Path(p).relative_to(row.path))

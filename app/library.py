@@ -185,6 +185,8 @@ class FolderStatus:
     updated: float | None
     state: str
     problems: list                 # [(path, reason)] of files that are not indexed (failed or skipped)
+    skipped: int = 0
+    summary: str = ""              # the library's accounting line, as the CLI and `index status` print it
 
 
 @dataclass
@@ -250,18 +252,14 @@ class IndexHandle:
         out = []
         for f in status.folders:
             problems = per.get(str(f.path), [])
-            failed = sum(1 for _, reason, st in problems if st == "failed")
-            pending = getattr(f, "pending", None)
-            if pending is None:
-                pending = max(0, f.files - f.indexed - len(problems))
             if f.scanned is None:
                 state = "waiting" if not running else "scanning"
-            elif pending:
-                state = f"{pending} to do"
+            elif f.pending:
+                state = f"{f.pending} to do"
             else:
                 state = "up to date"
-            out.append(FolderStatus(f.path, f.files, f.indexed, failed, pending, f.scanned, state,
-                                    [(p, reason) for p, reason, _ in problems]))
+            out.append(FolderStatus(f.path, f.files, f.indexed, f.failed, f.pending, f.scanned, state,
+                                    [(p, reason) for p, reason, _ in problems], f.skipped, f.summary()))
         return out
 
     def needs_run(self) -> bool:
@@ -287,7 +285,8 @@ class IndexHandle:
 
         def finished(stats):
             if not stats.cancelled:
-                ctx.partial(RunSummary(stats, _summary_text(stats)), check=False)
+                ctx.partial(RunSummary(stats, _summary_text(stats, self.ix.status(max_failures=0).summary())),
+                            check=False)
 
         if rebuild:
             finished(self.ix.rebuild(progress=progress, cancel=ctx.cancel_event, low_priority=True))
@@ -327,7 +326,8 @@ class IndexHandle:
         self.ix.close()
 
 
-def _summary_text(stats) -> str:
+def _summary_text(stats, accounting: str) -> str:
+    """What the run changed, then where every file stands (the library's line, as the CLI prints it)."""
     parts = []
     if stats.indexed:
         parts.append(f"{stats.indexed:,} indexed")
@@ -339,24 +339,13 @@ def _summary_text(stats) -> str:
         parts.append(f"{stats.copied:,} copies")
     if stats.deleted:
         parts.append(f"{stats.deleted:,} removed")
-    if stats.failed:
-        parts.append(f"{stats.failed:,} failed (see the list above)")
-    if stats.skipped:
-        parts.append(f"{stats.skipped:,} skipped")
-    return "Up to date" + (": " + ", ".join(parts) if parts else "") + f" ({stats.seconds:.1f} s)."
+    return ("Up to date" + (": " + ", ".join(parts) if parts else "") + f" ({stats.seconds:.1f} s). "
+            + accounting[0].upper() + accounting[1:] + ".")
 
 
 def _per_folder_problems(ix, status) -> dict[str, list]:
-    """folder -> [(path, reason, status)] of files not indexed. Uses Index.problems() when the library has
-    it; else reads the index's files table (read-only) as the CLI's status does."""
-    getter = getattr(ix, "problems", None)
-    rows = []
-    if callable(getter):
-        rows = [(str(p), reason, st) for p, reason, st in getter()]
-    else:
-        db = ix.store.db
-        rows = [(r[0], r[1] or "", r[2]) for r in db.execute(
-            "SELECT path, reason, status FROM files WHERE status IN ('failed', 'skipped') ORDER BY path")]
+    """folder -> [(path, reason, status)] of the entries that are skipped or failed."""
+    rows = [(str(p), reason, st) for p, reason, st in ix.problems()]
     folders = sorted((str(f.path) for f in status.folders), key=len, reverse=True)
     out: dict[str, list] = {}
     for path, reason, st in rows:

@@ -111,7 +111,7 @@ class ResultsModel(QAbstractListModel):
         return None
 
 
-FOLDER_COLUMNS = ("Folder", "Files", "Indexed", "Failed", "Pending", "Last update", "Status")
+FOLDER_COLUMNS = ("Folder", "Files", "Indexed", "Pending", "Skipped", "Failed", "Last update", "Status")
 
 
 class FoldersModel(QAbstractTableModel):
@@ -146,15 +146,15 @@ class FoldersModel(QAbstractTableModel):
             return None
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
-            return [str(row.path), str(row.files), str(row.indexed), str(row.failed), str(row.pending),
-                    human_date(row.updated) or "never", row.state][col]
+            return [str(row.path), f"{row.files:,}", f"{row.indexed:,}", f"{row.pending:,}", f"{row.skipped:,}",
+                    f"{row.failed:,}", human_date(row.updated) or "never", row.state][col]
         if role == Qt.ItemDataRole.DecorationRole and col == 0:
             return file_icon(row.path)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return str(row.path) if col == 0 else None
-        if role == Qt.ItemDataRole.TextAlignmentRole and 1 <= col <= 4:
+            return f"{row.path}\n{row.summary}" if col == 0 else None
+        if role == Qt.ItemDataRole.TextAlignmentRole and 1 <= col <= 5:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ForegroundRole and col == 3 and row.failed:
+        if role == Qt.ItemDataRole.ForegroundRole and col == 5 and row.failed:
             return QColor("#c0392b")
         if role == PathRole:
             return str(row.path)

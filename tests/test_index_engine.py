@@ -304,6 +304,52 @@ def test_cancel_then_resume_gives_the_same_index(tmp_path, model, docs):
     assert strip(chunk_rows(ix)) == strip(chunk_rows(ref))
 
 
+def test_a_large_file_stopped_part_way_keeps_its_embedded_chunks(tmp_path, model, docs, monkeypatch):
+    """Batches are small and span files; the chunks of a file still part-way through are staged, so a
+    stop (or kill) mid-file loses one batch, and the resumed run embeds only the rest."""
+    from mlx_embed.index import indexer as indexer_module
+
+    (docs / "big.txt").write_text("\n\n".join(prose(1000 + i, 60) for i in range(12)))
+    monkeypatch.setattr(indexer_module, "BATCH_MAX", 3)
+    ref = new_index(tmp_path, model, name="ref")
+    ref.add_folder(docs)
+    ref.run()
+    ix = new_index(tmp_path, model)
+    ix.add_folder(docs)
+    cancel, commits = threading.Event(), []
+    real_commit = indexer_module.Indexer._commit
+
+    def commit(self, items, staged, stats):
+        real_commit(self, items, staged, stats)
+        commits.append(([i["path"] for i in items], len(staged)))
+        if staged and any(Path(i["path"]).name == "big.txt" for i, _ in staged) and len(commits) > 2:
+            cancel.set()  # big.txt is part-way through
+
+    monkeypatch.setattr(indexer_module.Indexer, "_commit", commit)
+    assert ix.run(cancel=cancel).cancelled
+    assert len(commits) >= 3, "small batches: a commit after each"
+    db = ix.store.db
+    staged = db.execute("SELECT count(*) FROM staged s JOIN files f ON f.id = s.file_id "
+                        "WHERE f.path LIKE '%big.txt'").fetchone()[0]
+    assert staged >= 1 and ix.check()["ok"]
+    assert db.execute("SELECT status FROM files WHERE path LIKE '%big.txt'").fetchone()[0] == "pending"
+    monkeypatch.setattr(indexer_module.Indexer, "_commit", real_commit)
+    count = Counting(ix)
+    pending_chunks = sum(len(v) for k, v in chunk_rows(ref).items()
+                         if k in {Path(r[0]).name for r in db.execute("SELECT path FROM files WHERE status = 'pending'")})
+    s = ix.run()
+    assert count.n == s.chunks_embedded == pending_chunks - staged, "staged chunks are not embedded again"
+    assert db.execute("SELECT count(*) FROM staged").fetchone()[0] == 0 and ix.check()["ok"]
+    got = ix.store.db.execute("SELECT f.path, c.text, v.vec FROM files f JOIN chunks c ON c.file_id = f.id "
+                              "JOIN vectors v ON v.chunk_id = c.id ORDER BY f.path, c.seq").fetchall()
+    want = ref.store.db.execute("SELECT f.path, c.text, v.vec FROM files f JOIN chunks c ON c.file_id = f.id "
+                                "JOIN vectors v ON v.chunk_id = c.id ORDER BY f.path, c.seq").fetchall()
+    assert [(Path(a).name, t) for a, t, _ in got] == [(Path(a).name, t) for a, t, _ in want]
+    np.testing.assert_allclose(np.stack([np.frombuffer(v, np.float16) for *_, v in got]).astype(np.float32),
+                               np.stack([np.frombuffer(v, np.float16) for *_, v in want]).astype(np.float32),
+                               atol=2e-3)
+
+
 # --- privacy ------------------------------------------------------------------------------------------
 def test_indexing_and_search_open_no_socket(tmp_path, jina_tiny, docs, monkeypatch):
     opened = []

@@ -124,12 +124,42 @@ def test_prompt_name_and_token_arrays(model, client):
 
 
 def test_openai_client_raises_typed_errors(model, client):
-    with pytest.raises(openai.NotFoundError, match="not served here"):
-        client.embeddings.create(model="text-embedding-3-small", input="hi")
     with pytest.raises(openai.BadRequestError, match="empty"):
         client.embeddings.create(model=model.name, input=[])
     with pytest.raises(openai.BadRequestError, match="dimensions"):
         client.embeddings.create(model=model.name, input="hi", dimensions=model.dim + 1)
+
+
+# --- model ids that are not listed ------------------------------------------------------------------
+UNLISTED = [("text-embedding-3-small", None), ("default", None), ("Qwen/Qwen3-Embedding-0.6B", None),
+            ("jina-embeddings-v5-text-small-summarize", None), ("my-embedder-clustering", "clustering"),
+            ("someone/jina-v5-mlx-text-matching", "text-matching")]
+
+
+@pytest.mark.parametrize("name, suffix", UNLISTED, ids=[n for n, _ in UNLISTED])
+def test_any_model_id_is_served_by_the_one_model(model, client, name, suffix):
+    task = suffix or model.default_task
+    response = client.embeddings.create(model=name, input=TEXTS[:2], encoding_format="float")
+    np.testing.assert_allclose(as_array(response), model.encode(TEXTS[:2], task=task), atol=2e-5)
+    served = [m.id for m in client.models.list()][0]
+    assert response.model == f"{served}-{task}"  # what really answered, not the name sent
+    assert client.models.retrieve(name).id == f"{served}-{task}"
+
+
+def test_strict_model_keeps_the_404(model):
+    settings = ServerSettings(strict_model=True)
+    with BackgroundServer(create_app(model, settings)) as srv:
+        client = openai.OpenAI(base_url=srv.url + "/v1", api_key="unused", max_retries=0, timeout=60)
+        for name in ("text-embedding-3-small", "jina-embeddings-v5-text-small-summarize"):
+            with pytest.raises(openai.NotFoundError, match="not served here.*--strict-model"):
+                client.embeddings.create(model=name, input="hi")
+            status, reply, _ = call(srv.url, "POST", "/v1/embeddings", {"input": "a", "model": name})
+            assert (status, reply["error"]["code"], reply["error"]["param"]) == (404, "model_not_found", "model")
+        listed = client.embeddings.create(model="jina-embeddings-v5-text-small-clustering", input="hi")
+        assert listed.model == "jina-embeddings-v5-text-small-clustering"
+        assert call(srv.url, "GET", "/v1/models/nope")[0] == 404
+    args = build_parser().parse_args(["serve", "--strict-model"])
+    assert args.strict_model is True and build_parser().parse_args(["serve"]).strict_model is False
 
 
 # --- TEI's /embed ------------------------------------------------------------------------------------
@@ -193,9 +223,6 @@ BAD_REQUESTS = [
     ("encoding_format", "/v1/embeddings", {"input": "a", "encoding_format": "hex"}, 400, "invalid_type"),
     ("normalize is a string", "/embed", {"inputs": "a", "normalize": "yes"}, 400, "invalid_type"),
     ("truncation_direction left", "/embed", {"inputs": "a", "truncation_direction": "Left"}, 400, "invalid_type"),
-    ("unknown model", "/v1/embeddings", {"input": "a", "model": "text-embedding-3-small"}, 404, "model_not_found"),
-    ("unknown task suffix", "/v1/embeddings", {"input": "a", "model": "jina-embeddings-v5-text-small-summarize"},
-     404, "model_not_found"),
     ("unknown task", "/v1/embeddings", {"input": "a", "task": "summarize"}, 400, "invalid_task"),
     ("conflicting task", "/v1/embeddings", {"input": "a", "model": "jina-embeddings-v5-text-small-clustering",
                                             "task": "retrieval"}, 400, "conflicting_task"),

@@ -148,17 +148,19 @@ def _do_run(ix, args, rebuild: bool = False) -> int:
         bars.close()
     st = ix.status(max_failures=0)
     if args.json:
-        json.dump({"run": stats.to_dict(), "counts": st.counts, "chunks": st.chunks}, sys.stdout, indent=2)
+        json.dump({"run": stats.to_dict(), "counts": st.counts, "ignored": st.ignored, "summary": st.summary(),
+                   "chunks": st.chunks}, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
+        # What this run changed, then where every file stands: the same line `index status` prints.
         parts = [f"{stats.indexed} indexed", f"{stats.chunks_embedded} chunks embedded"]
-        for key in ("moved", "copied", "touched", "deleted", "skipped", "failed"):
+        for key in ("moved", "copied", "touched", "deleted"):
             if getattr(stats, key):
                 parts.append(f"{getattr(stats, key)} {key}")
-        print(f"{', '.join(parts)} in {stats.seconds:.1f}s. Index: {st.counts['indexed']} files, {st.chunks} chunks.",
-              file=sys.stderr)
-        if stats.failed:
-            error(f"{stats.failed} files could not be read: see `mlx-embed index status`.")
+        print(f"{'Stopped' if stats.cancelled else 'Done'}: {', '.join(parts)} in {stats.seconds:.1f}s.", file=sys.stderr)
+        print(f"Index: {st.summary()}; {st.chunks} chunks.", file=sys.stderr)
+        if st.counts["failed"]:
+            error(f"{st.counts['failed']} files could not be read: see `mlx-embed index status`.")
     return 0
 
 
@@ -254,10 +256,9 @@ def run_status(args: argparse.Namespace) -> int:
     print(f"Model   {m['name']} ({m['dim']}-d, {m['path']})" if m else "Model   none yet", file=out)
     print("Folders" + ("" if st.folders else "  none (add one with `mlx-embed index add FOLDER`)"), file=out)
     for f in st.folders:
-        print(f"  {f.path}  {f.indexed}/{f.files} files indexed", file=out)
+        print(f"  {f.path}  {f.summary()}", file=out)
     c = st.counts
-    print(f"Files   {c['indexed']} indexed, {c['pending']} pending, {c['skipped']} skipped, {c['failed']} failed; "
-          f"{st.chunks} chunks", file=out)
+    print(f"Files   {st.summary()}; {st.chunks} chunks", file=out)
     if st.kinds:
         print("Kinds   " + ", ".join(f"{k} {n}" for k, n in st.kinds.items()), file=out)
     if st.run:

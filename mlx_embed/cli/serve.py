@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--allow-remote", action="store_true",
                    help="allow a --host that other machines can reach (requires an API key)")
     p.add_argument("--served-model-name", default=None, help="model id clients use (default: the model's name)")
+    p.add_argument("--strict-model", action="store_true",
+                   help="answer 404 to model ids not listed by GET /v1/models (default: the loaded model serves "
+                        "any id, as TEI and llama-server do; a task suffix still picks the adapter)")
     p.add_argument("--dtype", default=None, choices=["float32", "float16", "bfloat16"])
     p.add_argument("--max-batch-tokens", type=int, default=8192, help="token budget of one batch (default %(default)s)")
     p.add_argument("--batch-window-ms", type=float, default=2.0,
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
     model = load(args.model, dtype=args.dtype)
     settings = ServerSettings(
-        served_name=args.served_model_name, api_key=args.api_key, accept_token_ids=args.accept_token_ids,
+        served_name=args.served_model_name, strict_model=args.strict_model, api_key=args.api_key, accept_token_ids=args.accept_token_ids,
         max_inputs=args.max_inputs, max_request_bytes=int(args.max_request_mb * 2**20), max_queue=args.max_queue,
         batch_window_ms=args.batch_window_ms, max_batch_tokens=args.max_batch_tokens)
     serve(create_app(model, settings), args.host, args.port, allow_remote=args.allow_remote,

@@ -1,6 +1,7 @@
 """Walk the chosen folders and yield the files worth indexing.
 
-    discover(roots, excludes=(), max_size=DEFAULT_MAX_SIZE, include_hidden=False) -> Iterator[Candidate]
+    discover(roots, excludes=(), max_size=DEFAULT_MAX_SIZE, include_hidden=False, report_all=False)
+        -> Iterator[Candidate]
 
 Skips hidden files and folders (unless include_hidden), system and tool folders (SKIP_DIRS, virtualenvs,
 app bundles), anything matched by `.gitignore` / `.ignore` / `.mlxembedignore` files (gitignore syntax,
@@ -8,6 +9,10 @@ negation included) or by the user's `excludes` (gitignore syntax relative to eac
 paths), and known binary types. Follows symlinks but never a loop (each directory and each file is
 visited once, by device and inode). A file over `max_size`, a binary file with a text-like name and a
 folder that cannot be listed are yielded with `skip` set to the reason, so they can be reported.
+With report_all (the indexer's scan), every other entry is accounted for too: a known binary type, a
+broken symlink, a second link to a file already listed and a non-regular file (FIFO, socket, device)
+come with a skip reason, and an entry left out by rule (hidden, system folder, ignore file, exclude;
+a folder counts once, it is not entered) comes with `ignored` set.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ class Candidate:
     kind: str | None          # extract.kind_of(path); None for a folder entry
     skip: str | None = None   # why it will not be indexed ("too large (...)", "permission denied" ...)
     is_dir: bool = False
+    ignored: bool = False     # left out by rule (report_all only): counted, never stored
 
 
 class IgnoreRules:
@@ -144,7 +150,7 @@ def looks_binary(path: Path) -> bool:
 
 
 def discover(roots: Iterable[str | os.PathLike], excludes: Iterable[str] = (), max_size: int | None = DEFAULT_MAX_SIZE,
-             include_hidden: bool = False) -> Iterator[Candidate]:
+             include_hidden: bool = False, report_all: bool = False) -> Iterator[Candidate]:
     """Yield every indexable file under `roots` (see the module docstring)."""
     excludes = list(excludes)
     seen_dirs: set[tuple[int, int]] = set()
@@ -159,7 +165,7 @@ def discover(roots: Iterable[str | os.PathLike], excludes: Iterable[str] = (), m
             yield Candidate(root, 0, 0, None, _reason(exc), is_dir=True)
             continue
         if stat.S_ISREG(st.st_mode):
-            yield from _file(root, st, max_size, seen_files)
+            yield from _file(root, st, max_size, seen_files, report_all)
             continue
         stack: list[tuple[Path, list[IgnoreRules]]] = [(root, [user_rules])]
         while stack:
@@ -184,38 +190,54 @@ def discover(roots: Iterable[str | os.PathLike], excludes: Iterable[str] = (), m
             for entry in entries:
                 path = Path(entry.path)
                 if not include_hidden and is_hidden(entry.name):
+                    if report_all:
+                        yield Candidate(path, 0, 0, None, "hidden", ignored=True)
                     continue
                 try:
                     is_dir = entry.is_dir(follow_symlinks=True)
                 except OSError:
                     is_dir = False
                 if _ignored(path, is_dir, here) or any(path == a or a in path.parents for a in absolute):
+                    if report_all:
+                        yield Candidate(path, 0, 0, None, "excluded by a rule", ignored=True)
                     continue
                 if is_dir:
                     if entry.name in SKIP_DIRS or entry.name.endswith(SKIP_DIR_SUFFIXES) \
                             or os.path.exists(os.path.join(entry.path, "pyvenv.cfg")):
+                        if report_all:
+                            yield Candidate(path, 0, 0, None, "system or tool folder", ignored=True)
                         continue
                     subdirs.append(path)
                     continue
                 try:
                     fst = entry.stat(follow_symlinks=True)
                 except FileNotFoundError:
-                    continue  # a dangling symlink, or deleted since the listing
+                    if report_all and entry.is_symlink():
+                        yield Candidate(path, 0, 0, kind_of(path), _broken_link(path))
+                    continue  # else deleted since the listing
                 except OSError as exc:
                     yield Candidate(path, 0, 0, kind_of(path), _reason(exc))
                     continue
                 if stat.S_ISREG(fst.st_mode):
-                    yield from _file(path, fst, max_size, seen_files)
+                    yield from _file(path, fst, max_size, seen_files, report_all)
+                elif report_all:
+                    yield Candidate(path, 0, fst.st_mtime_ns, kind_of(path),
+                                    "not a regular file (FIFO, socket or device)")
             stack.extend((d, here) for d in reversed(subdirs))
 
 
-def _file(path: Path, st: os.stat_result, max_size: int | None, seen: set) -> Iterator[Candidate]:
+def _file(path: Path, st: os.stat_result, max_size: int | None, seen: set,
+          report_all: bool = False) -> Iterator[Candidate]:
     key = (st.st_dev, st.st_ino)
-    if key in seen:
-        return  # a hard or symbolic link to a file we already have
+    if key in seen:  # a hard or symbolic link to a file we already have
+        if report_all:
+            yield Candidate(path, st.st_size, st.st_mtime_ns, kind_of(path), "link to a file listed already")
+        return
     seen.add(key)
     kind = kind_of(path)
     if kind is None or path.suffix.lower() in BINARY_EXTENSIONS:
+        if report_all:
+            yield Candidate(path, st.st_size, st.st_mtime_ns, None, f"unsupported type ({path.suffix.lower()})")
         return
     skip = None
     if max_size is not None and st.st_size > max_size:
@@ -232,6 +254,13 @@ def _ignored(path: Path, is_dir: bool, rules: list[IgnoreRules]) -> bool:
         if m is not None:
             verdict = m
     return bool(verdict)
+
+
+def _broken_link(path: Path) -> str:
+    try:
+        return f"broken symlink (its target {Path(os.readlink(path)).name} is missing)"
+    except OSError:
+        return "broken symlink"
 
 
 def _reason(exc: OSError) -> str:

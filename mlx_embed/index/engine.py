@@ -20,13 +20,42 @@ from .search import SearchResult, Searcher
 from .store import ModelMismatchError, Store
 
 
+STATES = ("indexed", "pending", "skipped", "failed")
+
+
+def accounting_line(counts: dict[str, int], ignored: int = 0) -> str:
+    """The one wording of where every entry stands: the CLI summary after add/update, `index status`
+    and the app's Folders screen all print this, so their numbers always agree.
+
+    indexed: searchable; pending: queued for embedding; skipped: deliberately not embedded (too large,
+    binary or unsupported type, broken symlink, second link to a listed file, empty, FIFO...); failed:
+    could not be read (permission, damaged or encrypted file, unreadable folder). `ignored` entries were
+    left out by rule (hidden, system folders, ignore files, excludes) and are counted, not listed."""
+    total = sum(counts.get(k, 0) for k in STATES)
+    text = f"{total:,} files: " + ", ".join(f"{counts.get(k, 0):,} {k}" for k in STATES)
+    if ignored:
+        text += f"; {ignored:,} more left out by rule (hidden, system folders, ignore files, excludes)"
+    return text
+
+
 @dataclass
 class FolderInfo:
     path: Path
     excludes: list[str]
-    files: int
+    files: int                      # every entry with a state: indexed + pending + skipped + failed
     indexed: int
     scanned: float | None
+    pending: int = 0
+    skipped: int = 0
+    failed: int = 0
+    ignored: int = 0                # left out by rule at the last scan (not stored per file)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {k: getattr(self, k) for k in STATES}
+
+    def summary(self) -> str:
+        return accounting_line(self.counts, self.ignored)
 
 
 @dataclass
@@ -43,9 +72,16 @@ class IndexStatus:
     last_run: dict[str, Any] | None
     size_bytes: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
+    ignored: int = 0                       # entries left out by rule at the last scan
+
+    def summary(self) -> str:
+        return accounting_line(self.counts, self.ignored)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        d["summary"] = self.summary()
+        for f, info in zip(d["folders"], self.folders):
+            f["summary"] = info.summary()
         d["path"] = str(self.path)
         for f in d["folders"]:
             f["path"] = str(f["path"])
@@ -152,8 +188,12 @@ class Index:
             return self._encoder
 
     def _claim_model(self) -> None:
-        if self.model_identity is None:
-            self.store.set("model", model_identity(self.model))
+        recorded, current = self.model_identity, model_identity(self.model)
+        if recorded is None:
+            self.store.set("model", current)
+        elif recorded.get("name") != current["name"] and same_model(recorded, current):
+            # same files, better name (an index made before names came from the model card's id)
+            self.store.set("model", {**recorded, "name": current["name"]})
 
     # --- folders --------------------------------------------------------------------------------
     def add_folder(self, path: str | os.PathLike, excludes: Iterable[str] = ()) -> Path:
@@ -191,10 +231,18 @@ class Index:
         return n[1]
 
     def folders(self) -> list[FolderInfo]:
+        """Each folder with the state of every entry in it (an unreadable subfolder counts as failed)."""
         rows = self.store.db.execute(
-            "SELECT d.path, d.excludes, d.scanned, count(f.id), coalesce(sum(f.status = 'indexed'), 0) "
-            "FROM folders d LEFT JOIN files f ON f.folder_id = d.id AND f.is_dir = 0 GROUP BY d.id ORDER BY d.path")
-        return [FolderInfo(Path(r[0]), json.loads(r[1]), r[3], r[4], r[2]) for r in rows]
+            "SELECT d.path, d.excludes, d.scanned, d.ignored, count(f.id), "
+            + ", ".join(f"coalesce(sum(f.status = '{k}'), 0)" for k in STATES)
+            + " FROM folders d LEFT JOIN files f ON f.folder_id = d.id GROUP BY d.id ORDER BY d.path")
+        return [FolderInfo(Path(r[0]), json.loads(r[1]), r[4], r[5], r[2], pending=r[6], skipped=r[7], failed=r[8],
+                           ignored=r[3]) for r in rows]
+
+    def problems(self) -> list[tuple[Path, str, str]]:
+        """(path, reason, status) of every entry that is skipped or failed, by path."""
+        return [(Path(r[0]), r[1] or "", r[2]) for r in self.store.db.execute(
+            "SELECT path, reason, status FROM files WHERE status IN ('failed', 'skipped') ORDER BY path")]
 
     # --- indexing -------------------------------------------------------------------------------
     def run(self, progress: Callable[[Progress], None] | None = None, cancel: threading.Event | None = None,
@@ -228,6 +276,7 @@ class Index:
         with self.store.write() as db:
             n = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
             db.execute("DELETE FROM chunks")
+            db.execute("DELETE FROM staged")
             db.execute("UPDATE files SET status = 'pending', reason = NULL, hash = NULL, chunks = 0, indexed_at = NULL "
                        "WHERE is_dir = 0")
             db.execute("DELETE FROM files WHERE is_dir = 1")
@@ -358,8 +407,8 @@ class Index:
     # --- status ---------------------------------------------------------------------------------
     def status(self, max_failures: int = 50) -> IndexStatus:
         db = self.store.db
-        counts = {s: 0 for s in ("pending", "indexed", "skipped", "failed")}
-        counts.update({r[0]: r[1] for r in db.execute("SELECT status, count(*) FROM files WHERE is_dir = 0 GROUP BY status")})
+        folders = self.folders()
+        counts = {s: sum(f.counts[s] for f in folders) for s in ("pending", "indexed", "skipped", "failed")}
         failures = [(r[0], r[1]) for r in db.execute(
             "SELECT path, reason FROM files WHERE status = 'failed' ORDER BY is_dir DESC, path LIMIT ?", (max_failures,))]
         skipped = {r[0] or "?": r[1] for r in db.execute(
@@ -371,7 +420,7 @@ class Index:
             run = None
         size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
         return IndexStatus(path=self.path, model=self.model_identity, settings=asdict(self.settings),
-                           folders=self.folders(), counts=counts,
+                           folders=folders, counts=counts, ignored=sum(f.ignored for f in folders),
                            chunks=db.execute("SELECT count(*) FROM chunks").fetchone()[0],
                            failures=failures, skipped_reasons=skipped, run=run, last_run=self.store.get("last_run"),
                            size_bytes=size, kinds=kinds)

@@ -9,6 +9,9 @@ differ); processing takes pending files in order, hashes each, and
 - same hash as another indexed file (a copy): copies that file's chunks and vectors;
 - else extracts, chunks and embeds it, and replaces the file's chunks and vectors in one transaction
   (a crash leaves the old or the new version, never a half; the file stays pending until then).
+Chunks go through a rolling queue: model batches span files and last about BATCH_SECONDS, each batch
+ends with a commit of the files it completed, and a large file's vectors embedded so far are staged
+(by file hash) so that a resumed run reuses them: a kill loses about one batch of model work.
 At the end of a complete scan, vanished files whose content (size, then hash) reappears under a new
 path are moved (no re-embedding); the rest are deleted. A stopped run resumes from the queue.
 """
@@ -20,6 +23,7 @@ import os
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,7 +36,9 @@ from .discover import discover
 from .extract import ExtractionError, extract
 from .store import Store
 
-FLUSH_CHUNKS = 64          # embed this many chunks together (across small files)
+BATCH_SECONDS = 1.5        # model time per batch of chunks: what a kill can lose, and how often we commit
+BATCH_START_CHARS = 2_000  # the first batch (chunk text characters), before this machine's speed is known
+BATCH_MAX = 64             # chunks per batch (across file boundaries)
 SCAN_COMMIT_EVERY = 500
 RUN_REPORT_SECONDS = 1.0
 
@@ -93,8 +99,21 @@ class Settings:
     excludes: list[str] = field(default_factory=list)
 
 
+DISCOVERY_REASONS = ("too large", "binary file", "broken symlink", "unsupported type", "link to a file",
+                     "not a regular file")
+UNREADABLE_REASONS = ("permission denied", "not found", "symlink loop", "cannot read")
+
+
 def _discovery_reason(reason: str | None) -> bool:
-    return bool(reason) and reason.startswith(("too large", "binary file"))
+    """A skip reason the scan decided (so the scan clears it when it no longer applies)."""
+    return bool(reason) and reason.startswith(DISCOVERY_REASONS)
+
+
+def scan_status(cand) -> str:
+    """failed: it could not be read; skipped: it is deliberately not embedded (the reason says why)."""
+    if cand.is_dir or (cand.skip and cand.skip.startswith(UNREADABLE_REASONS)):
+        return "failed"
+    return "skipped" if cand.skip else "pending"
 
 
 def file_hash(path: Path) -> str:
@@ -160,14 +179,19 @@ class Indexer:
             seen: set[str] = set()
             error_dirs: list[str] = []
             new_ids: list[int] = []
+            ignored = 0
             pending_writes = 0
             self.store.db.execute("BEGIN IMMEDIATE")
             try:
                 excludes = self.settings.excludes + json.loads(folder["excludes"])
-                for cand in discover([folder["path"]], excludes, self.settings.max_size, self.settings.include_hidden):
+                for cand in discover([folder["path"]], excludes, self.settings.max_size, self.settings.include_hidden,
+                                     report_all=True):
                     if cancel is not None and cancel.is_set():
                         stats.cancelled = True
                         break
+                    if cand.ignored:
+                        ignored += 1
+                        continue
                     path = str(cand.path)
                     if path in others:
                         continue
@@ -176,7 +200,7 @@ class Indexer:
                     if cand.is_dir:
                         error_dirs.append(path)
                     row = known.get(path)
-                    status = "failed" if cand.is_dir else ("skipped" if cand.skip else "pending")
+                    status = scan_status(cand)
                     if row is None:
                         cur = db.execute(
                             "INSERT INTO files(path, folder_id, kind, size, mtime_ns, status, reason, is_dir) "
@@ -187,12 +211,14 @@ class Indexer:
                             stats.new += 1
                         elif status == "skipped":
                             stats.skipped += 1
+                        elif not cand.is_dir:
+                            stats.failed += 1
                         pending_writes += 1
                     elif cand.is_dir:
                         if row["reason"] != cand.skip:
                             db.execute("UPDATE files SET reason = ? WHERE id = ?", (cand.skip, row["id"]))
                     elif row["size"] != cand.size or row["mtime_ns"] != cand.mtime_ns or (
-                            cand.skip and (row["status"] != "skipped" or row["reason"] != cand.skip)) or (
+                            cand.skip and (row["status"] != status or row["reason"] != cand.skip)) or (
                             not cand.skip and row["status"] == "skipped" and _discovery_reason(row["reason"])):
                         db.execute("UPDATE files SET size = ?, mtime_ns = ?, kind = ?, status = ?, reason = ? "
                                    "WHERE id = ?", (cand.size, cand.mtime_ns, cand.kind, status, cand.skip, row["id"]))
@@ -202,7 +228,8 @@ class Indexer:
                                        (row["id"],))
                             self.store.bump(deleted=row["chunks"])
                         stats.changed += 1
-                        stats.skipped += 1 if cand.skip else 0
+                        stats.skipped += status == "skipped"
+                        stats.failed += status == "failed"
                         pending_writes += 1
                     else:
                         stats.unchanged += 1
@@ -218,6 +245,7 @@ class Indexer:
                 raise
             if stats.cancelled:
                 break
+            db.execute("UPDATE folders SET ignored = ? WHERE id = ?", (ignored, folder["id"]))
             self._finish_folder(folder["id"], known, seen, error_dirs, new_ids, stats)
         stats.timings["scan"] = time.perf_counter() - t0
         stats.seconds = stats.timings["scan"]
@@ -272,40 +300,89 @@ class Indexer:
     # --- process the queue ------------------------------------------------------------------------
     def process(self, progress: Callable[[Progress], None] | None = None,
                 cancel: threading.Event | None = None) -> RunStats:
+        """Embed the pending files through a rolling queue of chunks.
+
+        Model batches span file boundaries (small files share a batch) and are sized to about
+        BATCH_SECONDS of model time; after every batch the files it completed are committed, and the
+        vectors of a file still part-way through are staged, so a kill loses about one batch of work.
+        """
         if self.encoder is None:
             raise RuntimeError("Indexer.process needs an encoder")
         stats = RunStats()
         t_start = time.perf_counter()
         enc_t0 = dict(self.encoder.timings)
         db = self.store.db
-        queue = db.execute("SELECT id FROM files WHERE status = 'pending' ORDER BY id").fetchall()
+        queue = [r[0] for r in db.execute("SELECT id FROM files WHERE status = 'pending' ORDER BY id")]
         total = len(queue)
-        batch: list[dict] = []
-        batch_chunks = 0
+        todo: deque[tuple[dict, int]] = deque()   # (file work, chunk seq) not yet embedded
+        todo_chars = 0
+        done_items: list[dict] = []               # every chunk embedded, not yet committed
+        staged: list[tuple[dict, int]] = []       # embedded chunks of files still part-way through
+        budget = float(BATCH_START_CHARS)         # characters of chunk text per batch, from measured speed
         done = 0
-        for (file_id,) in queue:
-            if cancel is not None and cancel.is_set():
+        files = iter(queue)
+        exhausted = False
+        last_commit = time.monotonic()
+        while True:
+            while not exhausted and todo_chars < budget:
+                if cancel is not None and cancel.is_set():
+                    stats.cancelled = True
+                    break
+                file_id = next(files, None)
+                if file_id is None:
+                    exhausted = True
+                    break
+                row = db.execute("SELECT * FROM files WHERE id = ? AND status = 'pending'", (file_id,)).fetchone()
+                if row is None:
+                    continue
+                done += 1
+                item = self._prepare(row, stats)
+                if item is not None:
+                    missing = [seq for seq, v in enumerate(item["vectors"]) if v is None]
+                    todo.extend((item, seq) for seq in missing)
+                    todo_chars += sum(len(item["chunks"][seq].text) for seq in missing)
+                    item["left"] = len(missing)
+                    if not missing:
+                        done_items.append(item)
+                self._report(progress, Progress("index", done, total, stats.chunks_embedded, stats.failed,
+                                                row["path"], self._eta(t_start, done, total)))
+                if done_items and time.monotonic() - last_commit > BATCH_SECONDS:
+                    self._commit(done_items, [], stats)  # files with no new chunks to embed (resumed, empty)
+                    done_items, last_commit = [], time.monotonic()
+            if stats.cancelled or (not todo and exhausted):
+                break
+            take, chars = [], 0
+            while todo and len(take) < BATCH_MAX and (not take or chars + len(todo[0][0]["chunks"][todo[0][1]].text)
+                                                         <= budget):
+                take.append(todo.popleft())
+                chars += len(take[-1][0]["chunks"][take[-1][1]].text)
+            todo_chars -= chars
+            t = time.perf_counter()
+            vectors = self.encoder.documents([item["chunks"][seq].text for item, seq in take], cancel)
+            if vectors is None:
                 stats.cancelled = True
                 break
-            row = db.execute("SELECT * FROM files WHERE id = ? AND status = 'pending'", (file_id,)).fetchone()
-            if row is None:
-                continue
-            done += 1
-            item = self._prepare(row, stats)
-            if item is not None:
-                batch.append(item)
-                batch_chunks += len(item["chunks"])
-            if batch and batch_chunks >= FLUSH_CHUNKS:
-                if not self._flush(batch, stats, cancel):
-                    stats.cancelled = True
-                    batch = []
-                    break
-                batch, batch_chunks = [], 0
-            self._report(progress, Progress("index", done, total, stats.chunks_embedded, stats.failed,
-                                            row["path"], self._eta(t_start, done, total)))
-        if batch and not stats.cancelled:
-            if not self._flush(batch, stats, cancel):
-                stats.cancelled = True
+            elapsed = time.perf_counter() - t
+            # the next batch: about BATCH_SECONDS of model time at the speed just measured (the machine's
+            # load changes, so keep measuring), growing at most 2x a step so one fast batch cannot
+            # make the next one long
+            budget = min(2 * max(budget, chars), max(1.0, chars * BATCH_SECONDS / max(elapsed, 1e-3)))
+            stats.chunks_embedded += len(take)
+            for (item, seq), vec in zip(take, vectors):
+                item["vectors"][seq] = vec
+                item["left"] -= 1
+                if item["left"] == 0:
+                    done_items.append(item)
+                else:
+                    staged.append((item, seq))
+            staged = [(item, seq) for item, seq in staged if item["left"] > 0]
+            self._commit(done_items, staged, stats)
+            done_items, staged, last_commit = [], [], time.monotonic()
+        if done_items and not stats.cancelled:
+            self._commit(done_items, [], stats)
+        if not stats.cancelled:
+            with self.store.write() as w:  # staged vectors of files that are no longer pending are stale
+                w.execute("DELETE FROM staged WHERE file_id NOT IN (SELECT id FROM files WHERE status = 'pending')")
         for key in ("tokenise", "model"):
             stats.timings[key] += self.encoder.timings[key] - enc_t0[key]
         stats.seconds = time.perf_counter() - t_start
@@ -368,8 +445,13 @@ class Indexer:
                             self.settings.overlap, ex.pages) if ex.text.strip() else []
         stats.timings["extract"] += t2 - t
         stats.timings["chunk"] += time.perf_counter() - t2
+        vectors: list[np.ndarray | None] = [None] * len(chunks)
+        for seq, blob in self.store.db.execute("SELECT seq, vec FROM staged WHERE file_id = ? AND hash = ?",
+                                               (row["id"], digest)):
+            if seq < len(vectors):  # embedded by a run that was stopped part-way through this file
+                vectors[seq] = np.frombuffer(blob, dtype=np.float32)
         return {"id": row["id"], "path": row["path"], "hash": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-                "kind": ex.kind, "chunks": chunks, "empty": not ex.text.strip()}
+                "kind": ex.kind, "chunks": chunks, "vectors": vectors, "empty": not ex.text.strip()}
 
     def _fail(self, file_id: int, reason: str, stats: RunStats, skipped: bool = False) -> None:
         """Record why a file is not indexed; its old chunks (now stale) go."""
@@ -402,19 +484,20 @@ class Indexer:
         stats.copied += 1
         stats.timings["store"] += time.perf_counter() - t
 
-    def _flush(self, batch: list[dict], stats: RunStats, cancel: threading.Event | None) -> bool:
-        texts = [c.text for item in batch for c in item["chunks"]]
-        vectors = self.encoder.documents(texts, cancel)
-        if vectors is None:
-            return False
-        blobs = encode_vectors(vectors, self.settings.binary)
+    def _commit(self, items: list[dict], staged: list[tuple[dict, int]], stats: RunStats) -> None:
+        """One transaction: completed files replace their chunks and vectors; part-done ones stage theirs."""
+        if not items and not staged:
+            return
+        vectors = [v for item in items for v in item["vectors"]]
+        blobs = encode_vectors(np.stack(vectors), self.settings.binary) if vectors else []
         t = time.perf_counter()
         i = 0
         with self.store.write() as db:
             deleted = 0
-            for item in batch:
+            for item in items:
                 fid = item["id"]
                 deleted += db.execute("DELETE FROM chunks WHERE file_id = ?", (fid,)).rowcount
+                db.execute("DELETE FROM staged WHERE file_id = ?", (fid,))
                 for seq, c in enumerate(item["chunks"]):
                     cid = db.execute('INSERT INTO chunks(file_id, seq, start, "end", page, text) VALUES (?, ?, ?, ?, ?, ?)',
                                      (fid, seq, c.start, c.end, c.page, c.text)).lastrowid
@@ -429,7 +512,9 @@ class Indexer:
                     stats.skipped += 1
                 else:
                     stats.indexed += 1
-            self.store.bump(deleted=deleted)
-        stats.chunks_embedded += len(texts)
+            for item, seq in staged:
+                db.execute("INSERT OR REPLACE INTO staged(file_id, hash, seq, vec) VALUES (?, ?, ?, ?)",
+                           (item["id"], item["hash"], seq, item["vectors"][seq].astype(np.float32).tobytes()))
+            if items:
+                self.store.bump(deleted=deleted)
         stats.timings["store"] += time.perf_counter() - t
-        return True

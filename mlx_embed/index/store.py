@@ -7,8 +7,10 @@
 Tables: meta(key, value JSON), folders, files (one row per discovered file: status pending | indexed |
 skipped | failed, with the reason), chunks (character range, page, text), vectors (one BLOB per chunk:
 float16, or packed sign bits for a binary index), chunks_fts (FTS5 over chunk text, kept in sync by
-triggers, BM25). Deleting a file row cascades to its chunks, vectors and FTS rows, so a file is always
-either fully old or fully new. The schema version is PRAGMA user_version; MIGRATIONS upgrade older files.
+triggers, BM25), staged (float32 vectors of a file whose chunks are only partly embedded yet, so a
+kill loses seconds of work, not a whole large file), folders.ignored (entries the last scan left out by
+rule: hidden, system folders, ignore files, excludes). Deleting a file row cascades to its chunks,
+vectors, staged vectors and FTS rows, so a file is always either fully old or fully new. The schema version is PRAGMA user_version; MIGRATIONS upgrade older files.
 """
 
 from __future__ import annotations
@@ -73,8 +75,15 @@ CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
 END;
 """
 
+SCHEMA_V2 = """
+CREATE TABLE staged (
+    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
+    hash TEXT NOT NULL, seq INTEGER NOT NULL, vec BLOB NOT NULL, PRIMARY KEY (file_id, seq));
+ALTER TABLE folders ADD COLUMN ignored INTEGER NOT NULL DEFAULT 0;
+"""
+
 # MIGRATIONS[n] upgrades a database at user_version n to n + 1.
-MIGRATIONS: list[str] = [SCHEMA_V1]
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

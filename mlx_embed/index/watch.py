@@ -24,7 +24,8 @@ def tree_signature(index) -> str:
     h = hashlib.blake2b(digest_size=16)
     s = index.settings
     for folder in index.folders():
-        for c in discover([folder.path], s.excludes + list(folder.excludes), s.max_size, s.include_hidden):
+        for c in discover([folder.path], s.excludes + list(folder.excludes), s.max_size, s.include_hidden,
+                          report_all=True):  # a new broken link or FIFO is a change too
             h.update(f"{c.path}\0{c.size}\0{c.mtime_ns}\0{c.skip}\n".encode())
     h.update(json.dumps([str(f.path) for f in index.folders()]).encode())
     return h.hexdigest()

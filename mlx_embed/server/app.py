@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": text} for status, text in {
         400: "Bad request (malformed JSON, wrong types, empty or too many inputs, bad dimensions/task)",
-        401: "Missing or wrong API key", 404: "Unknown model", 413: "Request body (or, on /embed, an input) too large",
+        401: "Missing or wrong API key", 404: "Unknown model (only with --strict-model)", 413: "Request body (or, on /embed, an input) too large",
         429: "Queue full: retry later", 503: "Shutting down"}.items()}
 OPEN_PATHS = ("/health",)
 LARGE_OUTPUT = 200_000  # floats; bigger responses are serialised off the event loop
@@ -134,7 +134,7 @@ def create_app(model: "EmbeddingModel", settings: ServerSettings | None = None) 
     @app.post("/v1/embeddings", response_model=EmbeddingResponse, responses=ERRORS, tags=["OpenAI"],
               summary="Create embeddings (OpenAI)")
     async def create_embeddings(req: EmbeddingRequest) -> Response:
-        vectors, used = await service.run(req.input, "input", model_id=req.model, task=req.task,
+        vectors, used, served = await service.run(req.input, "input", model_id=req.model, task=req.task,
                                           dimensions=req.dimensions, prompt_name=req.prompt_name,
                                           truncate=req.truncate is not False)
         if req.encoding_format == "base64":
@@ -143,7 +143,7 @@ def create_app(model: "EmbeddingModel", settings: ServerSettings | None = None) 
             encoded = vectors.tolist()
         payload = {"object": "list", "data": [{"object": "embedding", "index": i, "embedding": e}
                                               for i, e in enumerate(encoded)],
-                   "model": req.model or service.name, "usage": {"prompt_tokens": used, "total_tokens": used}}
+                   "model": served, "usage": {"prompt_tokens": used, "total_tokens": used}}
         return await respond(payload, vectors.size if req.encoding_format != "base64" else 0)
 
     app.add_api_route("/embeddings", create_embeddings, methods=["POST"], include_in_schema=False)
@@ -153,15 +153,15 @@ def create_app(model: "EmbeddingModel", settings: ServerSettings | None = None) 
         return {"object": "list", "data": [{"id": m, "object": "model", "created": service.created,
                                             "owned_by": "mlx-embed"} for m in service.model_ids()]}
 
-    @app.get("/v1/models/{model_id}", response_model=ModelCard, responses=ERRORS, tags=["OpenAI"])
+    @app.get("/v1/models/{model_id:path}", response_model=ModelCard, responses=ERRORS, tags=["OpenAI"])
     async def get_model(model_id: str) -> dict:
-        service.task_for(model_id, None)  # 404 if unknown
-        return {"id": model_id, "object": "model", "created": service.created, "owned_by": "mlx-embed"}
+        _, served = service.resolve(model_id, None)  # 404 if unknown and --strict-model
+        return {"id": served, "object": "model", "created": service.created, "owned_by": "mlx-embed"}
 
     @app.post("/embed", response_model=list[list[float]], responses=ERRORS, tags=["TEI"],
               summary="Embed (Text Embeddings Inference)")
     async def embed(req: EmbedRequest) -> Response:
-        vectors, _ = await service.run(req.inputs, "inputs", task=req.task, dimensions=req.dimensions,
+        vectors, _, _ = await service.run(req.inputs, "inputs", task=req.task, dimensions=req.dimensions,
                                        prompt_name=req.prompt_name, truncate=bool(req.truncate),
                                        normalize=req.normalize is not False,
                                        too_long_status=413)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +20,13 @@ from .errors import ApiError
 if TYPE_CHECKING:
     from ..embedder import EmbeddingModel
 
+log = logging.getLogger("mlx_embed.server")
+
 
 @dataclass
 class ServerSettings:
     served_name: str | None = None      # model id clients send; default: the model folder's name
+    strict_model: bool = False          # 404 for model ids not listed (else the one model serves any id)
     api_key: str | None = None          # if set, every endpoint but /health needs `Authorization: Bearer <key>`
     loopback_hosts_only: bool = True    # Host header must be localhost or a loopback IP (DNS rebinding)
     accept_token_ids: bool = False      # token-id input (this model's ids; other tokenizers' ids give garbage)
@@ -45,6 +49,7 @@ class EmbeddingService:
         self.name = self.names[0]
         self.tasks = tuple(model.tasks) or STANDARD_TASKS
         self.created = int(time.time())
+        self._mapped: set[str] = set()  # unlisted ids already logged once
         self.batcher = Batcher(model, window_ms=settings.batch_window_ms, batch_tokens=settings.max_batch_tokens,
                                batch_size=settings.batch_size, max_queue=settings.max_queue,
                                cache_limit_bytes=settings.cache_limit_bytes)
@@ -54,21 +59,41 @@ class EmbeddingService:
         return [self.name] + [f"{self.name}-{t}" for t in self.model.tasks]
 
     # --- checking a request ---------------------------------------------------------------------
-    def task_for(self, model_id: str | None, task: str | None) -> str | None:
+    def resolve(self, model_id: str | None, task: str | None) -> tuple[str | None, str]:
+        """(task, served id) for a request's model id and task field.
+
+        Listed ids keep their meaning. Any other id is served by the one loaded model, as TEI and
+        llama-server do, because clients often send a fixed name (`text-embedding-3-small`, `default`, a
+        repo id): a known task suffix still picks the adapter, else the default task. The served id says
+        what really answered. `strict_model` turns unlisted ids back into 404s.
+        """
         suffix = None
-        if model_id is not None and model_id not in self.names:
+        listed = model_id is None or model_id in self.names
+        if not listed:
             suffix = next((t for n in self.names for t in self.tasks if model_id == f"{n}-{t}"), None)
-            if suffix is None:
+            listed = suffix is not None
+            if not listed and self.settings.strict_model:
                 raise ApiError(404, f"The model {model_id!r} is not served here. Use {self.name!r}, or "
                                     f"{self.name!r} with a task suffix ({', '.join('-' + t for t in self.tasks)}); "
-                                    "GET /v1/models lists them.", "model_not_found", "model")
+                                    "GET /v1/models lists them. (The server was started with --strict-model; "
+                                    "without it any model id is served by this model.)", "model_not_found", "model")
+            if not listed:
+                suffix = next((t for t in sorted(self.tasks, key=len, reverse=True) if model_id.endswith(f"-{t}")),
+                              None)
         if task is not None and suffix is not None and task != suffix:
             raise ApiError(400, f"task={task!r} contradicts the model suffix {suffix!r}; give one of them.",
                            "conflicting_task", "task")
         try:
-            return self.model.resolve_task(task or suffix)
+            resolved = self.model.resolve_task(task or suffix)
         except InvalidArgumentError as exc:
             raise ApiError(400, str(exc), "invalid_task", "task") from None
+        if listed:
+            return resolved, model_id or self.name
+        served = f"{self.name}-{resolved}" if self.model.tasks and resolved else self.name
+        if model_id not in self._mapped and len(self._mapped) < 1000:
+            self._mapped.add(model_id)
+            log.info("model id %r is not listed; served by %s", model_id, served)
+        return resolved, served
 
     def check_dimensions(self, dimensions: int | None) -> int | None:
         if dimensions is not None and not 1 <= dimensions <= self.model.dim:
@@ -143,12 +168,12 @@ class EmbeddingService:
 
     async def run(self, inputs: object, param: str, *, model_id: str | None = None, task: str | None = None,
                   dimensions: int | None = None, prompt_name: str | None = None, truncate: bool = True,
-                  normalize: bool = True, too_long_status: int = 400) -> tuple[np.ndarray, int]:
-        """Check a request, tokenise it, embed it with the batch it joins: (vectors, tokens used)."""
+                  normalize: bool = True, too_long_status: int = 400) -> tuple[np.ndarray, int, str]:
+        """Check a request, tokenise it, embed it with the batch it joins: (vectors, tokens used, served id)."""
         self.batcher.announce()  # so the worker waits for this request while it is tokenised
         submitted = False
         try:
-            task = self.task_for(model_id, task)
+            task, served = self.resolve(model_id, task)
             dimensions = self.check_dimensions(dimensions)
             prefix = self.prompt_prefix(prompt_name)
             texts, tokens = self.check_inputs(inputs, param)
@@ -163,4 +188,4 @@ class EmbeddingService:
         finally:
             if not submitted:
                 self.batcher.withdraw()
-        return finish(vectors, dimensions, normalize), sum(len(s) for s in ids)
+        return finish(vectors, dimensions, normalize), sum(len(s) for s in ids), served
