@@ -2,8 +2,8 @@
 Python's standard library modules and, when installed, man pages rendered from roff).
 
 Known-item queries must find their file near the top; on the labelled set, hybrid search (dense +
-BM25 + names, RRF) must do at least as well as dense-only and keyword-only. Numbers are printed
-(pytest -s) and written to test-output/index_real.json."""
+BM25 + names, fused by the query's shape) must do at least as well as dense-only and keyword-only.
+Numbers are printed (pytest -s) and written to test-output/index_real.json."""
 
 from __future__ import annotations
 

@@ -4,10 +4,15 @@
         modified_after=None, modified_before=None, mode="hybrid", passages=3) -> list[SearchResult]
     VectorIndex(vectors, binary).top(q, n, mask) -> (rows, scores)     the brute-force core (bench/)
 
-Ranking: three lists of files (by their best chunk's cosine, by their best chunk's BM25, by the share
-of query words their file name holds) fused by a convex combination of the min-max scaled scores
-(equal weights for meaning and words; reciprocal rank fusion is the alternative, FUSION = "rrf"; on
-the labelled set in tests/test_index_real.py the score fusion is the better one). Two tiers sit above
+Ranking: three lists of files, each min-max scaled: by their best chunk's cosine (a file's first chunk
+counts LEAD_BONUS more), by their best chunk's BM25 over the query's content words (stop words and
+question wording dropped), by the share of those words their file name holds. They are fused by the
+query's shape (`query_shape`): a lookup (names, jargon, a page's summary) sums them, equal weights for
+meaning and words; a natural-language question is led by meaning and words only re-rank near-ties
+among the semantic matches (`fuse`). On the development set (bench/search_devset.py) this held on both
+query kinds and on both sub-corpora, against weight sweeps, RRF (k 10 to 60), z-score and max-only
+scaling, weights from score peakedness, BM25 over whole files and sums of passage scores
+(`bench/search_quality.py --variants` reruns the main ones). Two tiers sit above
 every fused score: a file whose name (or name without extension) equals the query, then a file with a
 chunk that holds a "quoted phrase" of the query verbatim. One result per file, with its best passages:
 a window of the chunk around the matched words, and the character spans of those words.
@@ -32,17 +37,30 @@ from typing import Any
 import numpy as np
 
 RRF_K = 60
+# A file's opening (title, summary, NAME/DESCRIPTION) says what it is about better than a passage deep
+# inside: its cosine counts this much more in the file's semantic score (dev set: +0.04 MRR on
+# questions, +0.025 on known items, on code and on prose alike).
+LEAD_BONUS = 0.1
 FUSION = "convex"
-WEIGHTS = {"semantic": 1.0, "keyword": 1.0, "name": 0.5}
+WEIGHTS = {"semantic": 1.0, "keyword": 1.0, "name": 0.5}     # lookups: a sum of scaled scores
+QUESTION_BOOST = {"keyword": 0.1, "name": 0.05}               # questions: raise a semantic match by at most this
 EXACT_BYTES = 256 << 20   # keep a float32 copy (exact, fastest) up to this size, else float16 + bits
 PREFILTER = 1000          # candidates from the sign-bit prefilter, rescored exactly
 COARSE_MIN, COARSE_WORDS = 200_000, 4   # above this many rows, a first pass over the first 256 bits
 SNIPPET_CHARS = 320
 RELOAD_INTERVAL = 1.0
 NAME_TIER, PHRASE_TIER = 20.0, 10.0  # above any fused score (at most the sum of WEIGHTS)
-STOPWORDS = frozenset("""a an and are as at be but by for from has have how i in into is it its of on or
-that the their there these this to was were what when where which who why will with you your do does
-did can could should would about than then them they we our not no""".split())
+# Words that say nothing about the files wanted: function words and the wording of a question ("how do
+# I", "what is the best way to"). BM25 and the name match ignore them; the embedded text keeps them.
+STOPWORDS = frozenset("""a an and are as at be been being but by for from has have had how i in into is am
+it its of on or that the their there these this those to was were what when where which who whom whose
+why will with you your do does did doing can could should would shall may might must about than then
+them they we our us me my mine myself not no so if also just only very some any something anything
+way ways best easiest want need please using via one own other others such each here get""".split())
+QUESTION_WORDS = frozenset("how what which where why when who whom whose can could should would is are "
+                           "am was were does do did may might shall will".split())
+# a word that is code or a path, not English: snake_case, dotted.name, file.ext, CamelCase, --flag, f()
+_IDENTIFIER = re.compile(r"\w_\w|\w\.\w|[a-z][A-Z]|^--?\w|\(\)|::|/")
 _HAS_BITCOUNT = hasattr(np, "bitwise_count")
 _POPCOUNT8 = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
 
@@ -253,25 +271,54 @@ def _to_ns(when: datetime | float | int | None) -> int | None:
     return int(float(when) * 1e9)
 
 
-def fuse(lists: dict[str, list[int]], raw: dict[str, dict[int, float]]) -> dict[int, float]:
-    """File id -> fused score. FUSION "convex": the sum over lists of weight x the file's score scaled
-    to [0, 1] by the best and worst score in that list (the name list's score is already a fraction);
-    "rrf": reciprocal rank fusion, the sum of weight / (RRF_K + rank)."""
-    fused: dict[int, float] = {}
-    for name, order in lists.items():
-        w = WEIGHTS.get(name, 1.0)
-        if FUSION == "convex" and name == "name":
-            for fid in order:
-                fused[fid] = fused.get(fid, 0.0) + w * raw.get(name, {}).get(fid, 1.0)
-        elif FUSION == "convex" and name in raw and raw[name]:
-            vals = raw[name]
-            hi, lo = max(vals.values()), min(vals.values())
-            for fid in order:
-                fused[fid] = fused.get(fid, 0.0) + w * ((vals[fid] - lo) / (hi - lo) if hi > lo else 1.0)
-        else:
+def query_shape(query: str) -> str:
+    """"question" for a sentence typed in natural language ("how do I see which process holds a port",
+    "...?"), unless one of its words looks like an identifier or a file name; "lookup" otherwise."""
+    tokens = re.findall(r"\w+", query.lower())
+    if not tokens or any(_IDENTIFIER.search(t) for t in query.replace('"', " ").split()):
+        return "lookup"
+    return "question" if tokens[0] in QUESTION_WORDS or query.rstrip().endswith("?") else "lookup"
+
+
+def fuse(lists: dict[str, list[int]], raw: dict[str, dict[int, float]], shape: str = "lookup") -> dict[int, float]:
+    """File id -> fused score. Each list's scores are scaled to [0, 1] by its best and worst score (the
+    name list's score is already a fraction). A lookup sums weight x scaled score over the lists
+    (WEIGHTS). A question is led by meaning: a semantic match's score is raised by at most
+    QUESTION_BOOST x its keyword and name scores, so words re-rank semantic matches but cannot pull a
+    file the model finds unrelated above them (BM25 on question wording is noisy); files found only by
+    words come after them. FUSION = "rrf": reciprocal rank fusion, the sum of
+    weight / (RRF_K + rank), for comparison in bench/search_quality.py."""
+    if FUSION == "rrf":
+        fused: dict[int, float] = {}
+        for name, order in lists.items():
             for rank, fid in enumerate(order):
-                fused[fid] = fused.get(fid, 0.0) + w / (RRF_K + rank)
+                fused[fid] = fused.get(fid, 0.0) + WEIGHTS.get(name, 1.0) / (RRF_K + rank)
+        return fused
+    scaled = {name: _scaled(order, raw.get(name, {}), name == "name") for name, order in lists.items()}
+    semantic = scaled.get("semantic")
+    fused = {}
+    if shape == "question" and semantic:
+        for name, scores in scaled.items():
+            for fid, v in scores.items():
+                if name == "semantic":
+                    fused[fid] = fused.get(fid, 0.0) + v
+                elif fid in semantic:
+                    fused[fid] = fused.get(fid, 0.0) + QUESTION_BOOST.get(name, 0.0) * v * semantic[fid]
+                else:  # below the semantic matches (the tail of a long list), in the words' order
+                    fused[fid] = fused.get(fid, 0.0) + 1e-3 * v
+        return fused
+    for name, scores in scaled.items():
+        w = WEIGHTS.get(name, 1.0)
+        for fid, v in scores.items():
+            fused[fid] = fused.get(fid, 0.0) + w * v
     return fused
+
+
+def _scaled(order: list[int], vals: dict[int, float], fraction: bool) -> dict[int, float]:
+    if fraction or not vals:
+        return {fid: vals.get(fid, 1.0) for fid in order}
+    hi, lo = max(vals.values()), min(vals.values())
+    return {fid: (vals[fid] - lo) / (hi - lo) if hi > lo else 1.0 for fid in order}
 
 
 # --- the searcher -----------------------------------------------------------------------------------
@@ -284,6 +331,7 @@ class Searcher:
         self._loaded_at = 0.0
         self.vectors = VectorIndex(np.zeros((0, 0), dtype=np.float16), binary)
         self.chunk_ids = np.zeros(0, dtype=np.int64)
+        self.lead = np.zeros(0, dtype=bool)             # the chunk opens its file (seq 0)
         self.chunk_file = np.zeros(0, dtype=np.int64)   # position in the file arrays
         self.file_ids = np.zeros(0, dtype=np.int64)
         self.file_paths: list[str] = []
@@ -319,12 +367,15 @@ class Searcher:
                 self.names.setdefault(key, []).append(pos)
             for w in set(re.findall(r"[^\W_]+", name)):
                 self.name_words.setdefault(w, set()).add(pos)
-        ids, fids, blobs = [], [], []
-        for cid, fid, vec in db.execute("SELECT chunk_id, file_id, vec FROM vectors ORDER BY chunk_id"):
+        ids, fids, blobs, lead = [], [], [], []
+        for cid, fid, vec, first in db.execute("SELECT v.chunk_id, v.file_id, v.vec, c.seq = 0 FROM vectors v "
+                                               "JOIN chunks c ON c.id = v.chunk_id ORDER BY v.chunk_id"):
             ids.append(cid)
             fids.append(fid)
             blobs.append(vec)
+            lead.append(first)
         self.chunk_ids = np.array(ids, dtype=np.int64)
+        self.lead = np.array(lead, dtype=bool)
         pos = np.searchsorted(self.file_ids, np.array(fids, dtype=np.int64))
         pos = np.minimum(pos, max(0, len(self.file_ids) - 1))
         live = (self.file_ids[pos] == np.array(fids, dtype=np.int64)) if len(self.file_ids) else np.zeros(len(ids), bool)
@@ -394,16 +445,15 @@ class Searcher:
             if file_mask is not None:
                 mask &= np.where(self.chunk_file >= 0, file_mask[np.maximum(self.chunk_file, 0)], False)
             rows, scores = self.vectors.top(query_vector, depth, mask)
-            order: list[int] = []
+            ranking: dict[int, float] = {}
             for rank, (r, s) in enumerate(zip(rows, scores)):
                 cid, fid = int(self.chunk_ids[r]), int(self.file_ids[self.chunk_file[r]])
                 chunk_score[cid] = chunk_score.get(cid, 0.0) + 1.0 / (RRF_K + rank)
                 chunk_file[cid] = fid
-                if fid not in similarity:
-                    similarity[fid] = float(s)
-                    order.append(fid)
-            file_lists["semantic"] = order
-            raw["semantic"] = dict(similarity)
+                similarity.setdefault(fid, float(s))
+                ranking[fid] = max(ranking.get(fid, -np.inf), float(s) + LEAD_BONUS * self.lead[r])
+            file_lists["semantic"] = sorted(ranking, key=ranking.get, reverse=True)
+            raw["semantic"] = ranking
         fsql, fargs = self._filter_sql(folder, kinds, modified_after, modified_before)
         expr = _fts_expression(words, phrases)
         db = self.store.db
@@ -437,7 +487,7 @@ class Searcher:
                         chunk_score[cid] = chunk_score.get(cid, 0.0) + 1.0
                         chunk_file[cid] = fid
                         worded.add(cid)
-        fused = fuse(file_lists, raw)
+        fused = fuse(file_lists, raw, query_shape(query))
         for name, order in file_lists.items():
             for fid in order:
                 reasons.setdefault(fid, set()).add(name)

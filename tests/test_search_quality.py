@@ -1,0 +1,108 @@
+"""Search quality on a small subset of the development set (bench/search_devset.py) with the REAL
+all-MiniLM-L6-v2: hybrid must not lose to its own dense or keyword ranking, on natural-language
+questions nor on known-item lookups. The full set and its table: bench/search_quality.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench import search_devset as devset
+from mlx_embed.index import Index
+from mlx_embed.index.search import parse_query, query_shape
+
+CHARS = 1200        # the head of each file: one or two chunks, so the real model indexes in seconds
+TOLERANCE = 0.02    # one answer moving from rank 1 to 2 among ~32 queries costs 0.016
+PER_ROOT = 16       # questions per root (stdlib sources; CMake reference pages when installed)
+
+
+def _subset() -> tuple[dict[str, list[str]], list[str]]:
+    files = devset.corpus_files()
+    questions: dict[str, list[str]] = {}
+    for root in ("stdlib:", "cmake:"):
+        picked = [(q, rel) for q, rel in devset.present(devset.QUESTIONS, files).items() if rel[0].startswith(root)]
+        questions.update(picked[:PER_ROOT])
+    keys = sorted({k for rel in questions.values() for k in rel})
+    # distractors from the same roots, so every query has near misses
+    keys += [k for k in sorted(files) if k.startswith(("stdlib:", "cmake:")) and k not in keys][::14]
+    return questions, keys
+
+
+@pytest.fixture(scope="module")
+def built(minilm_path, tmp_path_factory):
+    questions, keys = _subset()
+    root = tmp_path_factory.mktemp("quality")
+    copies = devset.materialise(root / "docs", CHARS, keys)
+    ix = Index(root / "ix", model=str(minilm_path))
+    ix.add_folder(root / "docs")
+    ix.run()
+    known = devset.known_item_queries(copies)
+    return ix, copies, questions, known
+
+
+def _mrr(ix: Index, copies, queries: dict[str, list[str]], mode: str) -> float:
+    back = {p.resolve(): k for k, p in copies.items()}
+    total = 0.0
+    for query, relevant in queries.items():
+        ranked = [back.get(r.path.resolve(), "?") for r in ix.search(query, k=10, mode=mode)]
+        total += devset.score(ranked, relevant)[0]
+    return total / len(queries)
+
+
+def test_hybrid_never_loses_to_its_own_halves(built):
+    ix, copies, questions, known = built
+    assert len(questions) >= 12 and len(known) >= 12, (len(questions), len(known))
+    report = {kind: {mode: round(_mrr(ix, copies, queries, mode), 3) for mode in ("hybrid", "dense", "keyword")}
+              for kind, queries in (("questions", questions), ("known-item", known))}
+    print("\nMRR@10", report)
+    q, k = report["questions"], report["known-item"]
+    assert q["dense"] >= 0.4, report  # the real model carries meaning (a random one scores near 0.1)
+    # a question boost of 0.5 (not 0.1), before the lead bonus, failed this by 0.08: 0.837 vs dense 0.917
+    assert q["hybrid"] >= q["dense"] - TOLERANCE and q["hybrid"] >= q["keyword"] - TOLERANCE, report
+    assert k["hybrid"] >= k["dense"] - TOLERANCE and k["hybrid"] >= k["keyword"] - TOLERANCE, report
+    assert q["hybrid"] > q["keyword"] + 0.1 and k["hybrid"] > k["dense"] + 0.03, report  # both halves count
+
+
+def test_question_wording_does_not_drive_bm25():
+    words, phrases, plain = parse_query('how do I see which process holds a "network port"?')
+    assert words == ["see", "process", "holds"] and phrases == ["network port"]
+    assert plain.startswith("how do I see which process holds a network port")  # the model reads it all
+    assert parse_query("what is the best way to copy a folder")[0] == ["copy", "folder"]
+    assert parse_query("how do I")[0] == ["how", "do", "i"]  # nothing but stop words: keep them
+
+
+@pytest.mark.parametrize("query,shape", [
+    ("how do I see which process holds a port", "question"), ("can packages be built without root", "question"),
+    ("compress a file?", "question"), ("what does shutil.copytree do", "lookup"),
+    ("how do I use --force", "lookup"), ("which one is get_property", "lookup"),
+    ("heap queue algorithm", "lookup"), ("tempfile.py", "lookup"), ("list directory contents", "lookup")])
+def test_query_shape(query, shape):
+    assert query_shape(query) == shape
+
+
+def test_dev_set_is_judged_real_files_without_man_pages():
+    files = devset.corpus_files()
+    assert len(devset.QUESTIONS) >= 60
+    assert files and not any("/man/" in str(p) or "/man" in str(p.parent.name) for p in files.values())
+    judged = devset.present(devset.QUESTIONS, files)
+    assert all(1 <= len(rel) <= 4 for rel in devset.QUESTIONS.values())
+    assert len(judged) >= 40, f"only {len(judged)} questions have all their judged files on this machine"
+    assert devset.score(["a", "b", "c"], ["c", "x"]) == pytest.approx((1 / 3, (1 / 2) / (1 + 1 / np.log2(3))))
+    assert devset.score(["a"], ["b"]) == (0.0, 0.0)
+
+
+def test_chunks_get_the_document_prompt_and_queries_the_query_prompt(jina_tiny, tmp_path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("Planets orbit the sun in elliptical paths.")
+    ix = Index(tmp_path / "ix", model=str(jina_tiny))
+    ix.add_folder(docs)
+    ix.run()
+    model = ix.model
+    text, vec = ix.store.db.execute("SELECT c.text, v.vec FROM chunks c JOIN vectors v ON v.chunk_id = c.id").fetchone()
+    stored = np.frombuffer(vec, dtype=np.float16).astype(np.float32)
+    assert np.allclose(stored, model.encode_document(text), atol=2e-3)
+    assert not np.allclose(stored, model.encode(text, prompt=""), atol=2e-3)  # the prompt made a difference
+    q = "Which planet is red?"
+    assert np.allclose(ix.encoder.query(q), model.encode_query(q), atol=1e-6)
+    assert not np.allclose(ix.encoder.query(q), model.encode(q, prompt=""), atol=1e-3)
