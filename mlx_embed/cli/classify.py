@@ -1,7 +1,7 @@
 """`mlx-embed classify PATH... --labels labels.json`: put files under your labels, with reasons.
 
 labels.json: {"labels": [{"name": "Invoices", "description": "bills and receipts", "examples": [...]}],
-"threshold": 0.5}. Labels without examples are matched zero-shot on their name and description; labels
+"threshold": 0.7}. Labels without examples are matched zero-shot on their name and description; labels
 with example files learn from them. `--correct FILE=LABEL` (repeatable) records a correction: the file
 becomes an example of LABEL in labels.json (saved), and this run already uses it. `--json` prints the
 result with its "groups", a plan for `mlx-embed apply` (unsure files are left out).
@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_common(p)
     p.add_argument("--labels", "-l", required=True, metavar="LABELS.json", help="the label set (JSON)")
     p.add_argument("--threshold", type=float, default=None,
-                   help="confidence under which a file is 'unsure' (default: the label set's, else 0.5)")
+                   help="confidence under which a file is 'unsure' (default: the label set's, else 0.7)")
     p.add_argument("--method", default="auto", choices=["auto", "zero-shot", "centroid", "logistic"])
     p.add_argument("--correct", action="append", default=[], metavar="FILE=LABEL",
                    help="FILE belongs to LABEL: save it as an example (repeatable)")

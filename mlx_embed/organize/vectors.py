@@ -19,6 +19,10 @@ for a model with adapters (jina) clustering and classification always re-embed; 
 adapters (MiniLM) every task uses the same weights and the stored chunk vectors are reused (their plain
 mean, renormalised). Files the index does not hold are embedded. `FileVectors.reused` counts the reused.
 
+Each file's text for words (cluster labels, the lexical block of clustering, zero-shot's label-word
+match) is sampled the same way: the whole text up to 12,000 characters, else 6 windows spread from its
+start to its end (sample_text).
+
 `progress(done_files, total_files)` is called between batches; raise from it to cancel.
 """
 
@@ -33,7 +37,8 @@ import numpy as np
 
 from .files import FileText, UnreadableFileError, read_text
 
-LABEL_TEXT_CHARS = 10_000     # text kept per file for cluster labels (c-TF-IDF); bounds memory at 10k files
+LABEL_TEXT_CHARS = 12_000     # text kept per file for words (labels, lexical features); bounds memory at 10k files
+TEXT_PIECES = 6               # ... taken as this many pieces spread over the file (the start is the first)
 FILES_PER_BATCH = 64
 DEFAULT_CHUNKS = 4            # chunks embedded per file ...
 DEFAULT_TOKENS = 256          # ... of at most this many tokens (model limit permitting): 1k tokens a file
@@ -46,7 +51,7 @@ class FileVectors:
 
     paths: list[Path]
     vectors: np.ndarray
-    texts: list[str]                      # start of each file's text (for labels)
+    texts: list[str]                      # each file's text, sampled over it (vectors.sample_text)
     task: str | None
     model_name: str
     skipped: dict[Path, str] = field(default_factory=dict)   # path -> reason
@@ -79,6 +84,16 @@ def pick_chunks(n: int, max_chunks: int) -> list[int]:
     if n <= max_chunks:
         return list(range(n))
     return sorted({int(round(x)) for x in np.linspace(0, n - 1, max_chunks)})
+
+
+def sample_text(text: str, chars: int = LABEL_TEXT_CHARS, pieces: int = TEXT_PIECES) -> str:
+    """At most `chars` characters of `text`: all of it, or `pieces` windows spread evenly from its start
+    to its end (a file's words come from all of it, as its vector does, not from its first pages only)."""
+    if len(text) <= chars:
+        return text
+    width = chars // pieces
+    starts = np.linspace(0, len(text) - width, pieces).astype(int).tolist()
+    return "\n".join(text[s:s + width] for s in starts)
 
 
 def chunk_texts(text: str, tokenizer, max_tokens: int) -> list[str]:
@@ -164,7 +179,7 @@ def embed_files(model, files: Sequence[str | os.PathLike], task: str | None = "c
                 continue
             kept.append(path)
             vectors.append(vec)
-            texts.append(file_texts[path][:LABEL_TEXT_CHARS])
+            texts.append(sample_text(file_texts[path]))
         done += len(batch)
         if progress is not None:
             progress(done, len(paths))
