@@ -23,6 +23,7 @@ import mlx.nn as nn
 from mlx.utils import tree_flatten
 
 from . import adapters as lora
+from . import quant_recipe
 from .errors import InvalidArgumentError, MlxEmbedError
 from .quantized import AFFINE_BITS, GROUP_SIZES
 
@@ -45,9 +46,15 @@ def quantizable(module: nn.Module, group_size: int) -> bool:
     return hasattr(module, "to_quantized") and "weight" in module and module.weight.shape[-1] % group_size == 0
 
 
+def default_recipe(bits: int | None) -> str:
+    """4 bits get the mixed recipe (uniform 4-bit loses too much); other widths stay uniform."""
+    return "mixed" if bits == 4 else "uniform"
+
+
 def convert(src: str | os.PathLike, out: str | os.PathLike, *, bits: int | None = None, group_size: int = 64,
             dtype: str = "float16", merge_task: str | None = None, force: bool = False,
-            calibrate: bool | list[str] = False, download: bool = True) -> dict[str, Any]:
+            calibrate: bool | list[str] | None = None, download: bool = True, recipe: str | None = None,
+            budget: float = quant_recipe.DEFAULT_BUDGET) -> dict[str, Any]:
     """Convert `src` into an MLX-format checkpoint in `out`; return a summary of what was written.
 
     bits: None keeps float weights (in `dtype`), else 2-8 for affine group quantization of every
@@ -56,7 +63,9 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, bits: int | None 
     task's LoRA adapter into the base weights (W + scale * B @ A) and drop the adapters.
     calibrate: quantize the linear layers with GPTQ (error feedback from the inputs each layer sees on
     calibration texts: True for the built-in set, or a list of texts) instead of rounding to nearest.
-    The output format is the same; only the chosen integers differ. 2, 4 or 8 bits.
+    The output format is the same; only the chosen integers differ. None: the recipe's default.
+    recipe: which bits each layer gets (quant_recipe.RECIPES); default "mixed" at 4 bits (GPTQ on,
+    average at most `budget` bits per weight), "uniform" otherwise (round-to-nearest).
     """
     if bits is not None and bits not in AFFINE_BITS:
         raise InvalidArgumentError(f"bits={bits!r} is not supported; use one of {', '.join(map(str, AFFINE_BITS))}.")
@@ -65,8 +74,16 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, bits: int | None 
                                    f"{', '.join(map(str, GROUP_SIZES))}.")
     if dtype not in DTYPES:
         raise InvalidArgumentError(f"dtype={dtype!r} is not supported; use one of {', '.join(DTYPES)}.")
-    if calibrate is not False and bits not in (2, 4, 8):
-        raise InvalidArgumentError(f"Calibrated (GPTQ) quantization needs --bits 2, 4 or 8, not {bits}.")
+    recipe = recipe or default_recipe(bits)
+    if recipe not in quant_recipe.RECIPES:
+        raise InvalidArgumentError(f"Unknown recipe {recipe!r}; use one of: {', '.join(quant_recipe.RECIPES)}.")
+    if bits is None and (calibrate or recipe != "uniform"):
+        raise InvalidArgumentError("--calibrate and --recipe need --bits (there is nothing to quantize).")
+    if recipe == "mixed" and bits != 4:
+        raise InvalidArgumentError(f"The 'mixed' recipe is a 4-bit recipe; use --bits 4, or --recipe uniform "
+                                   f"for {bits} bits.")
+    if calibrate is None:
+        calibrate = recipe == "mixed"
     out = Path(out).expanduser().absolute()
     if out.exists() and not force:
         raise OutputExistsError(f"{out} already exists; pass --force (force=True) to replace it.")
@@ -97,22 +114,25 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, bits: int | None 
                 a, b = wrapper.deltas[merge_task]  # (in, r) and (r, out), scale already in b
                 wrapper.linear.weight = wrapper.linear.weight + (a @ b).T.astype(wrapper.linear.weight.dtype)
     target = DTYPES[dtype]
-    quantized_layers = 0
+    quantized_layers, layers, shapes = 0, {}, quant_recipe.candidate_shapes(network)
     if bits is not None:
-        chosen = {p for p, m in network.named_modules() if quantizable(m, group_size)}
+        layers = quant_recipe.plan(network, recipe, bits, group_size, budget)
         solved = {}
         if calibrate is not False:
             texts = calibrate if isinstance(calibrate, list) else calibration_texts(model.prompts)
-            linears = sorted(p for p, m in network.named_modules() if p in chosen and isinstance(m, nn.Linear))
+            linears = sorted(p for p, m in network.named_modules() if p in layers and isinstance(m, nn.Linear))
             hessians = input_hessians(model, linears, texts)
             modules = dict(network.named_modules())
             for path in linears:
-                solved[path] = gptq_quantize(modules[path].weight, hessians.pop(path), group_size, bits)
-        nn.quantize(network, group_size=group_size, bits=bits, class_predicate=lambda p, _: p in chosen)
+                setting = layers[path]
+                solved[path] = gptq_quantize(modules[path].weight, hessians.pop(path), setting["group_size"],
+                                             setting["bits"])
+        nn.quantize(network, class_predicate=lambda p, _: dict(layers[p]) if p in layers else False)
         modules = dict(network.named_modules())
         for path, (packed, scales, biases) in solved.items():
             modules[path].update({"weight": packed, "scales": scales, "biases": biases})
-        quantized_layers = len(chosen)
+        quantized_layers = len(layers)
+    bpw = quant_recipe.bits_per_weight(shapes, layers, 8 * DTYPES[dtype].size) if shapes else None
     weights = {k: v.astype(target) if mx.issubdtype(v.dtype, mx.floating) else v
                for k, v in tree_flatten(network.parameters())}
 
@@ -120,7 +140,7 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, bits: int | None 
     config = {k: v for k, v in model.config.items() if k not in ("quantization", "quantization_config", "auto_map")}
     config["_name_or_path"] = model.name
     if bits is not None:
-        config["quantization"] = {"group_size": group_size, "bits": bits, "mode": "affine"}
+        config["quantization"] = quant_recipe.config_entry(layers, shapes)
         config["quantization_config"] = dict(config["quantization"])  # mlx-lm writes both
     kept_tasks = [] if merge_task is not None else list(model.tasks)
     if merge_task is not None:
@@ -134,6 +154,7 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, bits: int | None 
                            "bits": bits, "group_size": group_size if bits is not None else None, "dtype": dtype,
                            "merged_task": merge_task, "tasks": kept_tasks, "quantized_layers": quantized_layers,
                            "method": ("gptq" if calibrate is not False else "round-to-nearest") if bits else None,
+                           "recipe": recipe if bits else None, "bits_per_weight": round(bpw, 4) if bpw else None,
                            "version": __version__}
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -151,6 +172,7 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, bits: int | None 
     return {"source": str(source), "output": str(out), "bits": bits, "calibrated": calibrate is not False,
             "group_size": group_size if bits is not None else None, "dtype": dtype, "merged_task": merge_task,
             "tasks": kept_tasks, "quantized_layers": quantized_layers, "copied": copied,
+            "recipe": recipe if bits is not None else None, "bits_per_weight": bpw,
             "source_weight_bytes": weight_bytes(source), "output_weight_bytes": weight_bytes(out),
             "seconds": round(time.perf_counter() - started, 2)}
 
@@ -251,11 +273,28 @@ def gptq_quantize(weight: mx.array, hessian, group_size: int, bits: int, block: 
             errors[:, i] = err
         if hinv is not None:
             w[:, end:] -= errors @ hinv[start:end, end:]
-    per = 32 // bits
-    packed = np.zeros((rows, cols // per), dtype=np.uint32)
-    for j in range(per):
-        packed |= q[:, j::per] << np.uint32(bits * j)
-    return mx.array(packed), mx.array(scales), mx.array(biases)
+    return mx.array(pack(q, bits)), mx.array(scales), mx.array(biases)
+
+
+def pack(q: "np.ndarray", bits: int) -> "np.ndarray":
+    """MLX's affine packing: each row a little-endian bit stream of `bits`-bit integers in uint32 words."""
+    import numpy as np
+
+    rows, cols = q.shape
+    if 32 % bits == 0:  # whole values per word: one shift per position
+        per = 32 // bits
+        packed = np.zeros((rows, cols // per), dtype=np.uint32)
+        for j in range(per):
+            packed |= q[:, j::per].astype(np.uint32) << np.uint32(bits * j)
+        return packed
+    wide = q.astype(np.uint64)
+    packed = np.zeros((rows, cols * bits // 32), dtype=np.uint64)
+    for j in range(cols):  # 3, 5, 6 bits: a value may straddle two words
+        word, offset = divmod(j * bits, 32)
+        packed[:, word] |= (wide[:, j] << np.uint64(offset)) & np.uint64(0xFFFFFFFF)
+        if offset + bits > 32:
+            packed[:, word + 1] |= wide[:, j] >> np.uint64(32 - offset)
+    return packed.astype(np.uint32)
 
 
 def _unwrap_adapters(network: nn.Module) -> dict[str, lora.LoRALinear]:

@@ -108,18 +108,23 @@ def _architecture_or_none(config: dict[str, Any]):
 
 def model_name(folder: Path, config: dict[str, Any]) -> str:
     """The name users know a model by: its repo id when it came from the Hugging Face cache; for a
-    sentence-transformers folder its model card's title (its config's _name_or_path names the base
-    model it was trained from); else _name_or_path or the folder's name."""
+    sentence-transformers folder the id its model card loads (`SentenceTransformer("org/name")`), else
+    the card's title, else the folder's name; else _name_or_path or the folder's name. Never the card's
+    base model (config's _name_or_path, `base_model:`, "SentenceTransformer based on X"), which names
+    the model it was trained from."""
     repo = _cached_repo_id(folder)
     if repo:
         return repo
     if (folder / "modules.json").is_file():
         try:
-            lines = (folder / "README.md").read_text(encoding="utf-8", errors="replace").splitlines()
+            card = (folder / "README.md").read_text(encoding="utf-8", errors="replace")
         except OSError:
-            lines = []
-        title = next((line[2:].strip() for line in lines if line.startswith("# ")), "")
-        return title or folder.name
+            card = ""
+        loaded = re.findall(r"""SentenceTransformer\(\s*['"]([\w.-]+/[\w.-]+)['"]""", card)
+        if loaded:
+            return loaded[0]
+        title = next((line[2:].strip() for line in card.splitlines() if line.startswith("# ")), "")
+        return title if title and " based on " not in title else folder.name
     return str(config.get("_name_or_path") or folder.name)
 
 
@@ -209,9 +214,15 @@ def read_weights(folder: Path) -> dict[str, mx.array]:
     return weights
 
 
+def on_gpu() -> bool:
+    """Whether MLX computes on a GPU: Metal on Apple Silicon or CUDA on Linux, any device index."""
+    return mx.default_device().type == mx.DeviceType.gpu
+
+
 def default_dtype() -> mx.Dtype:
-    # Half precision only pays on Metal; on the CPU bf16/fp16 matmuls are 10-50x slower than fp32.
-    return mx.bfloat16 if mx.default_device() == mx.gpu else mx.float32
+    # Half precision pays on any GPU (half the memory traffic, tensor-core matmuls, cuDNN's fused
+    # attention is half-only); on the CPU bf16/fp16 matmuls are 10-50x slower than fp32.
+    return mx.bfloat16 if on_gpu() else mx.float32
 
 
 def build_network(folder: Path, config: dict[str, Any], dtype: mx.Dtype, weights: dict[str, mx.array] | None = None
@@ -266,8 +277,9 @@ def load(name_or_path: str | os.PathLike, dtype: str | None = None, quantize: in
          download: bool = True) -> EmbeddingModel:
     """Load an embedding model from a local folder or a Hugging Face repo id.
 
-    dtype: "float32", "float16" or "bfloat16"; default float32 on the CPU, bfloat16 on Metal.
-    quantize: 4 or 8 for MLX group quantization of the base weights (for Metal; slow on the CPU).
+    dtype: "float32", "float16" or "bfloat16"; default float32 on the CPU, bfloat16 on a GPU (Metal, CUDA).
+    quantize: 4 or 8 for MLX group quantization of the base weights, on any device; it pays on a GPU
+    (Metal or CUDA quantized matmuls), while on the CPU it is slower than float32.
     """
     if dtype is not None and dtype not in DTYPES:
         raise InvalidArgumentError(f"dtype={dtype!r} is not supported; use one of {', '.join(DTYPES)}.")

@@ -16,7 +16,7 @@ from typing import Any
 import mlx.core as mx
 import mlx.nn as nn
 
-from .errors import InvalidArgumentError, ModelFormatError
+from .errors import ModelFormatError
 
 AFFINE_BITS = (2, 3, 4, 5, 6, 8)
 GROUP_SIZES = (32, 64, 128)
@@ -167,9 +167,19 @@ def quantize_on_load(config: dict[str, Any], quantize: int | None, folder: Path)
     if not quantize or not isinstance(entry, dict):
         return bool(quantize)
     if entry.get("bits") != quantize:
-        raise InvalidArgumentError(f"{folder} is already quantized to {entry.get('bits')} bits; load it without "
-                                   f"quantize={quantize}, or convert the float model with --bits {quantize}.")
+        # A no-op, not an error: the app passes its quantize setting with whatever model is picked.
+        import warnings
+
+        mixed = any(isinstance(v, dict) for v in entry.values())
+        warnings.warn(f"{folder} is already quantized ({entry.get('bits')}-bit{' mixed' if mixed else ''}), so "
+                      f"quantize={quantize} is ignored and its own quantization is used. For {quantize} bits, "
+                      f"convert the float model: mlx-embed convert FLOAT_MODEL OUT --bits {quantize}.",
+                      AlreadyQuantizedWarning, stacklevel=3)
     return False
+
+
+class AlreadyQuantizedWarning(UserWarning):
+    """load(quantize=N) was given a checkpoint that is already quantized with other bits."""
 
 
 def describe(network: nn.Module) -> dict[str, Any] | None:
@@ -182,4 +192,8 @@ def describe(network: nn.Module) -> dict[str, Any] | None:
     out: dict[str, Any] = {"bits": settings[0][0], "group_size": settings[0][1], "mode": settings[0][2]}
     if len(settings) > 1:
         out["mixed"] = [{"bits": b, "group_size": g, "mode": m} for b, g, m in settings]
+    # stored bits over all linear/embedding weights: packed integers + fp16 scale and bias per group
+    weights = [(m.weight.size * 32 // m.bits, m.bits + 32 / m.group_size) for m in layers]
+    weights += [(m.weight.size, 16.0) for _, m in network.named_modules() if isinstance(m, (nn.Linear, nn.Embedding))]
+    out["bits_per_weight"] = round(sum(n * b for n, b in weights) / sum(n for n, _ in weights), 3)
     return out | {"quantized_layers": len(layers), "float_layers": floats}

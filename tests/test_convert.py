@@ -16,6 +16,7 @@ from mlx_embed.adapters import LoRALinear
 from mlx_embed.cli import main
 from mlx_embed.convert import OutputExistsError, convert
 from mlx_embed.errors import InvalidArgumentError, ModelFormatError
+from mlx.utils import tree_flatten
 
 from . import model_fixtures
 
@@ -27,6 +28,8 @@ TEXTS = ["The quick brown fox jumps over the lazy dog.", "Mars is often referred
 # (group size 32): 8-bit >= 0.9998, 4-bit >= 0.95. The bounds leave a margin; random weights are harsher
 # than trained ones (bench/convert.py has the figures for MiniLM and the full-size shape).
 BOUNDS = {8: 0.999, 4: 0.93}
+# Real all-MiniLM-L6-v2, default 4-bit recipe, held-out /usr/share/doc text: (mean, min) asserted.
+MINILM_4BIT = (0.97, 0.93)
 
 
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -42,7 +45,8 @@ def float_model(jina_tiny):
 def converted(jina_tiny, tmp_path_factory) -> dict[int, Path]:
     root = tmp_path_factory.mktemp("converted")
     return {8: Path(convert(jina_tiny, root / "q8", bits=8, group_size=32)["output"]),
-            4: Path(convert(jina_tiny, root / "q4", bits=4, group_size=32, dtype="bfloat16")["output"])}
+            4: Path(convert(jina_tiny, root / "q4", bits=4, group_size=32, dtype="bfloat16",
+                            recipe="uniform")["output"])}
 
 
 @pytest.mark.parametrize("bits", [8, 4])
@@ -189,10 +193,23 @@ def test_missing_scales_or_biases_are_refused(key, converted, tmp_path):
     assert key in str(err.value) and "model.safetensors" in str(err.value)
 
 
-def test_quantize_argument_on_a_quantized_checkpoint(converted):
-    assert mlx_embed.load(converted[8], quantize=8).describe()["quantization"]["bits"] == 8
-    with pytest.raises(InvalidArgumentError, match="already quantized to 8 bits"):
-        mlx_embed.load(converted[8], quantize=4)
+def test_quantize_argument_on_a_quantized_checkpoint(converted, tmp_path, capsys):
+    import warnings
+
+    from mlx_embed.quantized import AlreadyQuantizedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # same bits: silently nothing to do
+        assert mlx_embed.load(converted[8], quantize=8).describe()["quantization"]["bits"] == 8
+    with pytest.warns(AlreadyQuantizedWarning, match="already quantized .8-bit.*quantize=4 is ignored") as caught:
+        model = mlx_embed.load(converted[8], quantize=4)  # what the app does with its quantize setting
+    assert str(converted[8]) in str(caught[0].message) and "--bits 4" in str(caught[0].message)
+    assert model.describe()["quantization"]["bits"] == 8  # the checkpoint as stored, not re-quantized
+    assert model.encode(TEXTS).shape == (len(TEXTS), model.dim)
+    # the CLI: re-quantizing a quantized checkpoint is one clear line and exit code 2, no traceback
+    assert main(["convert", str(converted[8]), str(tmp_path / "again"), "--bits", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "already quantized" in err and "Traceback" not in err and len(err.strip().splitlines()) <= 2
 
 
 # --- convert's own checks ------------------------------------------------------------------------
@@ -267,7 +284,7 @@ def test_odd_bit_widths_keep_adapters_attachable(bits, jina_tiny, float_model, t
 
 
 # --- GPTQ-calibrated quantization --------------------------------------------------------------------
-@pytest.mark.parametrize("bits", [4, 8])
+@pytest.mark.parametrize("bits", [4, 6, 8])
 def test_gptq_lowers_output_error_and_packs_like_mlx(bits):
     from mlx_embed.convert import gptq_quantize
 
@@ -299,8 +316,10 @@ def test_calibrated_convert_loads_within_bounds(jina_tiny, float_model, converte
     model = mlx_embed.load(out)
     for task in float_model.tasks:
         assert cosines(model.encode(TEXTS, task=task), float_model.encode(TEXTS, task=task)).min() >= BOUNDS[4]
-    with pytest.raises(InvalidArgumentError, match="GPTQ"):
-        convert(jina_tiny, tmp_path / "g3", bits=3, calibrate=True)
+    with pytest.raises(InvalidArgumentError, match="'mixed' recipe is a 4-bit recipe"):
+        convert(jina_tiny, tmp_path / "m8", bits=8, recipe="mixed")
+    with pytest.raises(InvalidArgumentError, match="Unknown recipe 'q4_k_m'"):
+        convert(jina_tiny, tmp_path / "m8", bits=4, recipe="q4_k_m")
 
 
 def test_gguf_source_converts_with_tokenizer_prompts_and_pooling(tmp_path):
@@ -314,3 +333,140 @@ def test_gguf_source_converts_with_tokenizer_prompts_and_pooling(tmp_path):
     assert (model.prompts, model.pooling, model.describe()["kind"]) == \
         (original.prompts, original.pooling, original.describe()["kind"])
     assert cosines(model.encode_query(TEXTS), original.encode_query(TEXTS)).min() >= BOUNDS[8]
+
+
+# --- the mixed 4-bit recipe -------------------------------------------------------------------------
+# Wide enough for group 128 (the coarse grid of query/key/embeddings), so the recipe has bits to move.
+WIDE = dict(hidden_size=128, num_hidden_layers=4, intermediate_size=256, num_attention_heads=4,
+            num_key_value_heads=2, head_dim=32)
+
+
+def _mlx_lm_rebuild(folder: Path) -> nn.Module:
+    """Rebuild a checkpoint the way mlx-lm's load_model does: per-layer config entry, else scales present."""
+    from mlx_embed.loading import architecture_for, read_json
+
+    config = read_json(folder / "config.json")
+    weights = mx.load(str(folder / "model.safetensors"))
+    arch = architecture_for(config, str(folder / "config.json"))
+    network = arch.Model(arch.ModelArgs.from_config(config))
+    q = config["quantization"]
+
+    def predicate(path, module):  # mlx_lm.utils.load_model, verbatim in substance
+        if path in q:
+            return q[path]
+        if not hasattr(module, "to_quantized"):
+            return False
+        return f"{path}.scales" in weights
+
+    nn.quantize(network, group_size=q["group_size"], bits=q["bits"], mode=q.get("mode", "affine"),
+                class_predicate=predicate)
+    network.load_weights(list(arch.sanitize(weights).items()), strict=True)
+    return network
+
+
+@pytest.mark.parametrize("kind", ["qwen3-adapters", "eurobert-adapters", "bert"])
+def test_mixed_recipe_on_every_architecture(kind, tmp_path):
+    writers = {"qwen3-adapters": lambda f: model_fixtures.write_jina_v5(f, shape=WIDE, seed=11),
+               "eurobert-adapters": lambda f: model_fixtures.write_jina_v5_nano(f, shape={**WIDE, "intermediate_size": 320},
+                                                                                seed=12),
+               "bert": lambda f: model_fixtures.write_bert(f, shape={k: WIDE[k] for k in model_fixtures.BERT_TINY},
+                                                           seed=13)}
+    src = writers[kind](tmp_path / kind)
+    summary = convert(src, tmp_path / "q4", bits=4, calibrate=TEXTS)  # the default 4-bit recipe
+    assert summary["recipe"] == "mixed" and 4.3 <= summary["bits_per_weight"] <= 4.5 + 1e-6
+    out = Path(summary["output"])
+    config = json.loads((out / "config.json").read_text())
+    entry = config["quantization"]
+    assert (entry["bits"], entry["group_size"]) == (4, 64) and config["mlx_embed"]["method"] == "gptq"
+    overrides = {k: v for k, v in entry.items() if isinstance(v, dict)}
+    assert {(v["bits"], v["group_size"]) for v in overrides.values()} == {(6, 64), (4, 128)}
+    model, original = mlx_embed.load(out), mlx_embed.load(src)
+    layers = dict(model.network.named_modules())
+    for path, setting in overrides.items():  # every override is a real module path, built as written
+        layer = layers[path].linear if isinstance(layers[path], LoRALinear) else layers[path]
+        assert (layer.bits, layer.group_size) == (setting["bits"], setting["group_size"]), path
+    assert model.describe()["quantization"]["bits_per_weight"] == pytest.approx(summary["bits_per_weight"], abs=0.01)
+    rebuilt = dict(tree_flatten(_mlx_lm_rebuild(out).parameters()))
+    mine = dict(tree_flatten(model.network.parameters()))
+    assert {k for k in rebuilt} == {k.replace(".linear.", ".") for k in mine if ".linear." in k or "lora" not in k} \
+        and all(mx.array_equal(rebuilt[k.replace(".linear.", ".")], v) for k, v in mine.items()
+                if k.endswith(("weight", "scales")) and "lora" not in k)
+    for task in (original.tasks or (None,))[:2]:
+        c = cosines(model.encode(TEXTS, task=task), original.encode(TEXTS, task=task))
+        assert c.min() >= 0.8, (task, c)  # random weights are harsh on 4 bits: min 0.93 Qwen3, 0.85 EuroBERT
+    if original.tasks:  # adapters stay switchable on the mixed base
+        first = model.encode(TEXTS, task="retrieval")
+        assert cosines(first, model.encode(TEXTS, task="clustering")).max() < 0.999
+        np.testing.assert_array_equal(first, model.encode(TEXTS, task="retrieval"))
+
+
+def doc_sentences(count: int, seed: int = 0) -> list[str]:
+    """Real English paragraphs from /usr/share/doc READMEs, NEWS and changelogs (never man pages).
+
+    Held out: the built-in calibration text is Python standard-library docstrings.
+    """
+    import gzip
+    import random
+    import re
+
+    pattern = re.compile(r"(README|NEWS|changelog|CHANGES|FAQ)", re.I)
+    files = sorted(p for p in Path("/usr/share/doc").rglob("*") if pattern.match(p.name) and "man" not in p.parts)
+    seen: dict[str, None] = {}
+    for file in files:
+        try:
+            raw = gzip.open(file).read(20000) if file.suffix == ".gz" else file.read_bytes()[:20000]
+            text = raw.decode("utf-8")
+        except (OSError, UnicodeDecodeError, EOFError, gzip.BadGzipFile):
+            continue
+        for para in re.split(r"\n\s*\n", text):
+            line = re.sub(r"^[-*\s]+", "", " ".join(para.split()))
+            if (40 <= len(line) <= 300 and len(line.split()) >= 7 and "urgency=" not in line
+                    and not re.search(r"<[^>]+@[^>]+>", line) and sum(c.isalpha() for c in line) > 0.6 * len(line)):
+                seen.setdefault(line)
+    texts = list(seen)
+    random.Random(seed).shuffle(texts)
+    return texts[:count]
+
+
+def test_bits_per_weight_counts_scales_and_biases():
+    from mlx_embed.quant_recipe import bits_per_weight
+
+    shapes = {"a": (256, 1024), "b": (256, 1024)}
+    g64 = {"group_size": 64, "bits": 4, "mode": "affine"}
+    assert bits_per_weight(shapes, {"a": g64, "b": g64}) == pytest.approx(4.5)
+    assert bits_per_weight(shapes, {"a": g64, "b": {**g64, "group_size": 32}}) == pytest.approx(4.75)
+    assert bits_per_weight(shapes, {"a": g64}) == pytest.approx((4.5 + 16) / 2)  # a float tensor counts 16
+
+
+def test_minilm_mixed_4bit_on_held_out_real_text(minilm_path, tmp_path):
+    """The real model, the default 4-bit recipe, cosine on Debian package READMEs it never saw."""
+    texts = doc_sentences(48)
+    assert len(texts) >= 40, "too few /usr/share/doc sentences on this machine"
+    from mlx_embed.convert import calibration_texts
+
+    original = mlx_embed.load(minilm_path)
+    # the default recipe; 16 of the 64 built-in calibration texts keep the test quick
+    summary = convert(minilm_path, tmp_path / "minilm-4bit", bits=4, calibrate=calibration_texts(original.prompts, 16))
+    assert summary["bits_per_weight"] <= 4.6
+    model = mlx_embed.load(summary["output"])
+    reference = original.encode(texts)
+    c = cosines(model.encode(texts), reference)
+    assert c.mean() >= MINILM_4BIT[0] and c.min() >= MINILM_4BIT[1], (c.mean(), c.min())
+    plain = mlx_embed.load(convert(minilm_path, tmp_path / "minilm-rtn", bits=4, recipe="uniform")["output"])
+    assert c.mean() > cosines(plain.encode(texts), reference).mean() + 0.005, "the recipe does not beat plain 4-bit"
+
+
+def test_cli_no_calibrate_rounds_to_nearest_with_the_mixed_recipe(jina_tiny, tmp_path, capsys):
+    import json
+
+    from mlx_embed.cli import main
+
+    out = tmp_path / "q4-fast"
+    assert main(["convert", str(jina_tiny), str(out), "--bits", "4", "--group-size", "32", "--no-calibrate",
+                 "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["calibrated"] is False
+    config = json.loads((out / "config.json").read_text())
+    assert config["quantization"]  # still the mixed recipe's per-layer plan
+    assert main(["convert", str(jina_tiny), str(tmp_path / "bad"), "--bits", "4", "--no-calibrate",
+                 "--calibrate"]) == 2

@@ -17,8 +17,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("out", metavar="OUT", help="output folder (must not exist unless --force)")
     p.add_argument("--bits", "-q", type=int, choices=(4, 8), default=None,
                    help="quantize linear and embedding layers to this many bits (default: keep float)")
+    p.add_argument("--recipe", choices=("mixed", "uniform"), default=None,
+                   help="which bits each layer gets: 'mixed' (default at 4 bits: 6 bits for the sensitive "
+                        "tensors, 4.5 bits per weight on average, GPTQ) or 'uniform' (every layer at --bits, "
+                        "rounded to nearest unless --calibrate; the default at 8 bits)")
+    p.add_argument("--max-bpw", type=float, default=4.5, metavar="BITS",
+                   help="average bits per weight the mixed recipe may spend, scales included (default "
+                        "%(default)s; 4.75 measured a little closer to float, bench/convert.py)")
     p.add_argument("--group-size", type=int, choices=(32, 64, 128), default=64,
-                   help="quantization group size (default %(default)s)")
+                   help="base quantization group size (default %(default)s)")
     p.add_argument("--dtype", choices=("float16", "bfloat16", "float32"), default="float16",
                    help="dtype of everything left float: norms, scales, adapters (default %(default)s)")
     p.add_argument("--merge-task", metavar="TASK", default=None,
@@ -26,6 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--calibrate", action="store_true",
                    help="choose the quantized integers with GPTQ on calibration texts instead of rounding to "
                         "nearest: about half the error at 4 bits; slower (minutes for a 0.6B model)")
+    p.add_argument("--no-calibrate", action="store_true",
+                   help="round to nearest, even where the recipe would use GPTQ (faster, a little less exact)")
     p.add_argument("--calibration-file", metavar="FILE", default=None,
                    help="calibration texts for --calibrate, one per line (default: a built-in set)")
     p.add_argument("--force", action="store_true", help="replace OUT if it exists")
@@ -34,10 +43,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..convert import convert
+    from ..convert import convert, default_recipe
     from ..errors import InvalidArgumentError
 
-    calibrate = args.calibrate or args.calibration_file is not None
+    calibrate = True if args.calibrate or args.calibration_file is not None else None  # None: the recipe's
+    if args.no_calibrate:
+        if calibrate:
+            raise InvalidArgumentError("--no-calibrate contradicts --calibrate / --calibration-file; pick one.")
+        calibrate = False
     if args.calibration_file is not None:
         try:
             with open(args.calibration_file, encoding="utf-8") as f:
@@ -47,19 +60,23 @@ def run(args: argparse.Namespace) -> int:
         if not calibrate:
             raise InvalidArgumentError(f"--calibration-file: {args.calibration_file} holds no text.")
 
-    what = f"{args.bits}-bit (group size {args.group_size})" if args.bits else args.dtype
-    what += ", GPTQ-calibrated" if args.calibrate or args.calibration_file else ""
+    recipe = args.recipe or default_recipe(args.bits)
+    what = f"{args.bits}-bit {recipe} (group size {args.group_size})" if args.bits else args.dtype
+    what += ", GPTQ-calibrated" if calibrate or (calibrate is None and recipe == "mixed" and args.bits) else ""
     error(f"converting {args.src} -> {args.out}: {what}"
           + (f", merging task {args.merge_task}" if args.merge_task else ""))
     summary = convert(args.src, args.out, bits=args.bits, group_size=args.group_size, dtype=args.dtype,
-                      merge_task=args.merge_task, force=args.force, calibrate=calibrate)
+                      merge_task=args.merge_task, force=args.force, calibrate=calibrate,
+                      recipe=args.recipe, budget=args.max_bpw)
     if args.json:
         json.dump(summary, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     mib = 2 ** 20
     print(f"wrote {summary['output']} in {summary['seconds']:.1f} s: "
-          f"{summary['quantized_layers']} layers quantized, tasks {summary['tasks'] or 'none'}"
+          f"{summary['quantized_layers']} layers quantized"
+          + (f" ({summary['bits_per_weight']:.2f} bits per weight)" if summary["bits"] else "")
+          + f", tasks {summary['tasks'] or 'none'}"
           + (f", merged {summary['merged_task']}" if summary["merged_task"] else "")
           + f"; weights {summary['source_weight_bytes'] / mib:.1f} MiB -> {summary['output_weight_bytes'] / mib:.1f} MiB")
     return 0
