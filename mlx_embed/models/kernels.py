@@ -85,7 +85,8 @@ def swiglu(gate: mx.array, up: mx.array) -> mx.array:
 
 def _swiglu_block(out: np.ndarray, g: np.ndarray, u: np.ndarray) -> None:
     np.negative(g, out=out)
-    np.exp(out, out=out)
+    with np.errstate(over="ignore"):  # exp(-g) = inf for g < -88 gives g / inf = -0, the right limit
+        np.exp(out, out=out)
     out += 1.0
     np.divide(g, out, out=out)
     out *= u
