@@ -42,6 +42,7 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="mlx-embed-math")
 
 
+@lru_cache(maxsize=1)
 def _workers() -> int:
     return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
@@ -50,8 +51,12 @@ def _numpy_ok(*arrays: mx.array) -> bool:
     return numpy_math() and all(a.dtype == mx.float32 for a in arrays)
 
 
-def _rows(a: np.ndarray) -> np.ndarray:
-    return a.reshape(-1, a.shape[-1])
+def _on_numpy(kernel, *arrays: mx.array) -> mx.array:
+    """kernel(out_block, *input_blocks) over row blocks of the arrays' NumPy views; one MLX array back."""
+    inputs = [np.asarray(a).reshape(-1, a.shape[-1]) for a in arrays]
+    out = np.empty(inputs[0].shape, dtype=np.float32)
+    _run_blocks(kernel, out, *inputs)
+    return mx.array(out).reshape(arrays[0].shape)
 
 
 def _run_blocks(kernel, out: np.ndarray, *inputs: np.ndarray) -> None:
@@ -77,10 +82,7 @@ def _run_blocks(kernel, out: np.ndarray, *inputs: np.ndarray) -> None:
 def swiglu(gate: mx.array, up: mx.array) -> mx.array:
     if not _numpy_ok(gate, up) or gate.shape != up.shape:
         return nn.silu(gate) * up
-    g, u = _rows(np.asarray(gate)), _rows(np.asarray(up))
-    out = np.empty(g.shape, dtype=np.float32)
-    _run_blocks(_swiglu_block, out, g, u)
-    return mx.array(out).reshape(gate.shape)
+    return _on_numpy(_swiglu_block, gate, up)
 
 
 def _swiglu_block(out: np.ndarray, g: np.ndarray, u: np.ndarray) -> None:
@@ -97,10 +99,7 @@ def _swiglu_block(out: np.ndarray, g: np.ndarray, u: np.ndarray) -> None:
 def gelu(x: mx.array) -> mx.array:
     if not _numpy_ok(x):
         return nn.gelu(x)
-    a = _rows(np.asarray(x))
-    out = np.empty(a.shape, dtype=np.float32)
-    _run_blocks(_gelu_block, out, a)
-    return mx.array(out).reshape(x.shape)
+    return _on_numpy(_gelu_block, x)
 
 
 # erfc(z) = t * P(t) * exp(-z^2), t = 1 / (1 + p z), z >= 0, absolute error below 1.5e-7
@@ -135,10 +134,7 @@ def softmax(scores: mx.array) -> mx.array:
     """Softmax over the last axis in float32; -inf entries (masked) get 0."""
     if not _numpy_ok(scores):
         return mx.softmax(scores, axis=-1, precise=True)
-    s = _rows(np.asarray(scores))
-    out = np.empty(s.shape, dtype=np.float32)
-    _run_blocks(_softmax_block, out, s)
-    return mx.array(out).reshape(scores.shape)
+    return _on_numpy(_softmax_block, scores)
 
 
 def _softmax_block(out: np.ndarray, s: np.ndarray) -> None:
