@@ -72,21 +72,30 @@ def sources() -> dict[str, list[Path]]:
 
 def build(folder: Path, seed: int = 0) -> dict[Path, str]:
     """Copy the corpus into `folder`; return copied path -> true group."""
-    folder.mkdir(parents=True, exist_ok=True)
-    items = [(group, src) for group, files in sources().items() for src in files]
+    def name(i: int, group: str, src: Path) -> Path:
+        if group in ("copyright", "changelog"):
+            base = f"{src.parent.name}-{src.name.removesuffix('.gz')}.txt"
+        elif group.startswith("man"):
+            base = src.name.removesuffix(".gz") + ".txt"
+        else:
+            base = src.name
+        return folder / f"{i:03d}_{base}"
+
+    return copy_shuffled(sources(), name, seed)
+
+
+def copy_shuffled(groups: dict[str, list[Path]], dest, seed: int) -> dict[Path, str]:
+    """Copy every group's files (gunzipped) in a seeded shuffled order to dest(i, group, src); return
+    copied path -> group."""
+    items = [(group, src) for group, files in groups.items() for src in files]
     random.Random(seed).shuffle(items)
     truth = {}
     for i, (group, src) in enumerate(items):
         data = src.read_bytes()
         if src.suffix == ".gz":
             data = gzip.decompress(data)
-        if group in ("copyright", "changelog"):
-            name = f"{src.parent.name}-{src.name.removesuffix('.gz')}.txt"
-        elif group.startswith("man"):
-            name = src.name.removesuffix(".gz") + ".txt"
-        else:
-            name = src.name
-        dst = folder / f"{i:03d}_{name}"
+        dst = dest(i, group, src)
+        dst.parent.mkdir(parents=True, exist_ok=True)
         dst.write_bytes(data)
         truth[dst] = group
     return truth

@@ -19,10 +19,10 @@ Files are picked by a hash of their path (stable when packages are added), PER_G
 from __future__ import annotations
 
 import gzip
-import hashlib
-import random
 import sysconfig
 from pathlib import Path
+
+from .organize_corpus import _spread, copy_shuffled
 
 PER_GROUP = 32
 MIN_BYTES = 1200
@@ -71,11 +71,6 @@ def _changelogs() -> list[Path]:
     return out
 
 
-def _spread(files: list[Path], n: int) -> list[Path]:
-    """n files chosen by a hash of their path (stable when other files appear elsewhere)."""
-    return sorted(sorted(files, key=lambda p: hashlib.sha256(str(p).encode()).hexdigest())[:n])
-
-
 def sources() -> dict[str, list[Path]]:
     """Group name -> original files (groups with at least MIN_FILES files on this machine)."""
     groups = {
@@ -95,19 +90,7 @@ def sources() -> dict[str, list[Path]]:
 
 def build(folder: Path, flat: bool = True, seed: int = 0) -> dict[Path, str]:
     """Copy the set into `folder` (see the module docstring); return copied path -> true group."""
-    folder.mkdir(parents=True, exist_ok=True)
-    items = [(group, src) for group, files in sources().items() for src in files]
-    random.Random(seed).shuffle(items)
-    truth = {}
-    for i, (group, src) in enumerate(items):
-        data = src.read_bytes()
-        if src.suffix == ".gz":
-            data = gzip.decompress(data)
-        if flat:
-            dst = folder / f"{i:03d}.txt"
-        else:
-            dst = folder / src.parent.name / src.name.removesuffix(".gz")
-            dst.parent.mkdir(parents=True, exist_ok=True)
-        dst.write_bytes(data)
-        truth[dst] = group
-    return truth
+    def name(i: int, group: str, src: Path) -> Path:
+        return folder / f"{i:03d}.txt" if flat else folder / src.parent.name / src.name.removesuffix(".gz")
+
+    return copy_shuffled(sources(), name, seed)
