@@ -5,8 +5,10 @@
     python bench/organize.py --quick    # speed, 1k only, fewer repeats
 
 Quality (--quality): the two labelled dev sets, tests/organize_corpus.py (59 files, 9 groups) and
-tests/organize_devset.py (311 files, 10 groups, flat folder, neutral names), embedded with the real
-all-MiniLM-L6-v2 (--chunks x --tokens per file, default the tests' 2 x 128). Clustering: V-measure and
+tests/organize_devset.py (311 files, 10 groups, flat folder, neutral names), and the validation set
+tests/organize_validation.py (177 files, 10 groups of 8-30 files, flat; kept for checking choices made
+on the other two), embedded with the real all-MiniLM-L6-v2 (--chunks x --tokens per file, default the
+tests' 2 x 128; another budget writes organize-quality-CxT.json). Clustering: V-measure and
 ARI, mean of --seeds seeds, at the true k and with k chosen automatically, for the TF-IDF + k-means
 baseline (sublinear TF-IDF, English stop words, 3 inits, on the same text) and for mlx-embed's semantic
 block alone, lexical block alone and the combination. Classification (zero-shot, label names alone and
@@ -147,10 +149,16 @@ BANDS = ((0.0, 0.5), (0.5, 0.7), (0.7, 0.9), (0.9, 1.01))
 
 
 def _dev_sets(tmp: Path) -> dict:
-    from tests import organize_corpus, organize_devset
+    from tests import organize_corpus, organize_devset, organize_validation
 
-    return {"legacy (59 files, 9 groups)": (organize_corpus.build(tmp / "legacy"), organize_corpus.DESCRIPTIONS),
-            "dev set (311 files, 10 groups, flat)": (organize_devset.build(tmp / "dev"), organize_devset.DESCRIPTIONS)}
+    sets = {"legacy": (organize_corpus.build(tmp / "legacy"), organize_corpus.DESCRIPTIONS),
+            "dev set": (organize_devset.build(tmp / "dev"), organize_devset.DESCRIPTIONS),
+            "validation set": (organize_validation.build(tmp / "validation"), organize_validation.DESCRIPTIONS)}
+    out = {}
+    for name, (truth, descriptions) in sets.items():
+        flat = ", flat" if name != "legacy" else ""
+        out[f"{name} ({len(truth)} files, {len(set(truth.values()))} groups{flat})"] = (truth, descriptions)
+    return out
 
 
 def quality(chunks: int, tokens: int, seeds: int) -> dict:
@@ -231,7 +239,8 @@ def main() -> None:
     args = ap.parse_args()
     if args.quality:
         out = quality(args.chunks, args.tokens, args.seeds)
-        dest = ROOT / "bench" / "results" / "organize-quality.json"
+        budget = "" if (args.chunks, args.tokens) == (2, 128) else f"-{args.chunks}x{args.tokens}"
+        dest = ROOT / "bench" / "results" / f"organize-quality{budget}.json"
         dest.write_text(json.dumps(out, indent=2) + "\n")
         print(f"wrote {dest}")
         return

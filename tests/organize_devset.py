@@ -60,9 +60,10 @@ def _python(*packages: str) -> list[Path]:
                 if "test" not in p.relative_to(STDLIB).as_posix() and "idle_test" not in p.parts)
 
 
-def _changelogs() -> list[Path]:
+def _gzipped(pattern: str, root: Path = Path("/usr/share/doc")) -> list[Path]:
+    """Gzipped files matching `pattern` under `root` that are at least MIN_BYTES once decompressed."""
     out = []
-    for p in sorted(Path("/usr/share/doc").glob("*/changelog.Debian.gz")):
+    for p in sorted(root.glob(pattern)):
         try:
             if len(gzip.decompress(p.read_bytes())) >= MIN_BYTES:
                 out.append(p)
@@ -82,7 +83,7 @@ def sources() -> dict[str, list[Path]]:
         "distutils": _python("distutils"),
         "multiprocessing": _python("multiprocessing", "concurrent"),
         "copyright": _big(Path("/usr/share/doc").glob("*/copyright")),
-        "changelog": _changelogs(),
+        "changelog": _gzipped("*/changelog.Debian.gz"),
         "cmake": _big(Path("/usr/share").glob("cmake*/Modules/Find*.cmake")),
     }
     return {g: _spread(files, PER_GROUP) for g, files in groups.items() if len(files) >= MIN_FILES}

@@ -94,7 +94,8 @@ def test_kmeans_finds_k_and_is_deterministic():
     x, y = blobs(20, 5)
     a = cluster(x, seed=3)
     b = cluster(x, seed=3)
-    assert a.k == 5 and "silhouette" in a.criterion and set(a.scores) >= {2, 5}
+    assert a.k == 5 and "silhouette" in a.criterion and set(a.scores) >= {2, 5} and set(a.stability) == set(a.scores)
+    assert a.stability[5] == pytest.approx(1.0) and a.to_dict()["stability"]["5"] == pytest.approx(1.0)
     assert v_measure_score(y, a.labels) == pytest.approx(1.0)
     assert np.array_equal(a.labels, b.labels) and np.array_equal(a.coords, b.coords)
     assert [c.size for c in a.clusters] == sorted((c.size for c in a.clusters), reverse=True)
@@ -202,6 +203,8 @@ def test_real_clustering_beats_tfidf_baseline(corpus):
     assert v_ours >= v_base + 0.05 and ari_ours > ari_base      # measured 0.954 vs 0.852
     assert scores["combined, true k"][0] > scores["semantic only, true k"][0]
     assert all(abs(a.k - k) <= 2 for a in autos) and scores["combined, auto k"][0] > v_base
+    # automatic k (silhouette + restart agreement): measured 0.943 vs 0.954 at true k (silhouette alone: 0.917)
+    assert scores["combined, auto k"][0] >= v_ours - 0.03
     # every cluster is named from its text, and has central files
     assert all(c.label and c.terms and c.central for c in autos[0].clusters)
 
@@ -251,6 +254,21 @@ def test_devset_is_flat_and_names_say_nothing(tmp_path):
     assert {p.parent for p in truth} == {tmp_path / "flat"} and {p.suffix for p in truth} == {".txt"}
     assert not any(g.split("-")[-1] in p.name for p in truth for g in groups)
     assert set(organize_devset.DESCRIPTIONS) >= groups
+
+
+def test_validation_set_is_flat_uneven_and_apart_from_the_dev_sets(tmp_path):
+    from tests import organize_devset, organize_validation
+
+    src = organize_validation.sources()
+    sizes = sorted(len(files) for files in src.values())
+    assert 6 <= len(src) <= 12 and sizes[-1] >= 2 * sizes[0], sizes          # uneven groups
+    used = {p for files in organize_devset.sources().values() for p in files}
+    used |= {p for files in organize_corpus.sources().values() for p in files}
+    assert not used & {p for files in src.values() for p in files}         # no file of the dev sets
+    assert set(organize_validation.DESCRIPTIONS) >= set(src)
+    truth = organize_validation.build(tmp_path / "flat")
+    assert len(truth) == sum(sizes) and {p.parent for p in truth} == {tmp_path / "flat"}
+    assert {p.suffix for p in truth} == {".txt"} and all(p.stem.isdigit() for p in truth)
 
 
 def test_real_clustering_is_reproducible_and_mapped(corpus):
