@@ -5,6 +5,11 @@ Switching a task swaps which (A, B) pair is read: no base weight is copied, relo
 switching is microseconds and retrieval -> clustering -> retrieval gives bit-identical vectors.
 (Fusing W + scale * B @ A on switch was measured slower to switch and needs a second copy of W to
 stay exact: see bench/encoder.py and the README.)
+
+Projections that read the same input (q/k/v, gate/up) keep their A matrices side by side in one
+array per task, so x @ A is one matrix product for the group (rank-32 products are too thin to run
+at BLAS speed alone), and each member takes its columns of the result. The add of the low-rank term
+happens inside the second product (`addmm`), not as a separate pass over the output.
 """
 
 from __future__ import annotations
@@ -31,6 +36,10 @@ _REFUSED = {
 _KEY = re.compile(r"^(?:base_model\.model\.)?(?:model\.)?(?P<module>.+)\.lora_(?P<ab>[AB])(?:\.[^.]+)?\.weight$")
 
 
+# Sibling projections that are always called on the same input, in the architectures we load.
+SHARED_INPUT = ({"q_proj", "k_proj", "v_proj"}, {"gate_proj", "up_proj"}, {"query", "key", "value"})
+
+
 class LoRALinear(nn.Module):
     """A linear layer with any number of named LoRA deltas, at most one active."""
 
@@ -39,13 +48,53 @@ class LoRALinear(nn.Module):
         self.linear = linear
         object.__setattr__(self, "deltas", {})  # task -> (A.T, scale * B.T); kept out of parameters()
         object.__setattr__(self, "active", None)
+        object.__setattr__(self, "task", None)
+        object.__setattr__(self, "group", None)
 
     def __call__(self, x: mx.array) -> mx.array:
         y = self.linear(x)
         if self.active is None:
             return y
         a, b = self.active
-        return y + (x @ a) @ b
+        xa = self.group.project(self, x) if self.group is not None else x @ a
+        return mx.addmm(y, xa, b)
+
+
+class SharedInputGroup:
+    """LoRA layers reading one input: x @ [A_1 A_2 ...] once, each member reading its columns.
+
+    The product is kept until every member has used it (so one layer's activations are not held
+    while the next layer runs) and is only reused for the very same input array and task, so a
+    member called on another input still gets its own, correct product.
+    """
+
+    def __init__(self, members: list[LoRALinear]):
+        self.members = members
+        self.stacks: dict[str, tuple[mx.array, dict[int, tuple[int, int]]]] = {}
+        self._cache: tuple[mx.array, str, mx.array, set[int]] | None = None
+        tasks = set.intersection(*(set(m.deltas) for m in members))
+        for task in sorted(tasks):
+            a_all = mx.concatenate([m.deltas[task][0] for m in members], axis=1)
+            columns, start = {}, 0
+            for m in members:
+                a, b = m.deltas[task]
+                columns[id(m)] = (start, start + a.shape[1])
+                # the member's A becomes a view of the stack: no second copy in memory
+                m.deltas[task] = (a_all[:, start:start + a.shape[1]], b)
+                start += a.shape[1]
+            self.stacks[task] = (a_all, columns)
+
+    def project(self, member: LoRALinear, x: mx.array) -> mx.array:
+        stack = self.stacks.get(member.task)
+        if stack is None:
+            return x @ member.active[0]
+        cache = self._cache
+        if cache is None or cache[0] is not x or cache[1] != member.task or id(member) not in cache[3]:
+            cache = (x, member.task, x @ stack[0], {id(m) for m in self.members})
+        cache[3].discard(id(member))
+        self._cache = cache if cache[3] else None
+        lo, hi = stack[1][id(member)]
+        return cache[2][..., lo:hi]
 
 
 def read_adapter_config(folder: Path) -> dict:
@@ -126,13 +175,29 @@ def attach_adapters(model: nn.Module, adapters: dict[str, dict[str, tuple[mx.arr
                 wrappers[name].deltas[task] = deltas[name]
     for name, wrapper in wrappers.items():
         _replace(model, name, wrapper)
+    _group_shared_inputs(wrappers)
     return list(wrappers.values())
+
+
+def _group_shared_inputs(wrappers: dict[str, LoRALinear]) -> None:
+    by_parent: dict[tuple[str, int], list[LoRALinear]] = {}
+    for name, wrapper in wrappers.items():
+        parent, _, leaf = name.rpartition(".")
+        kind = next((i for i, names in enumerate(SHARED_INPUT) if leaf in names), None)
+        if kind is not None:
+            by_parent.setdefault((parent, kind), []).append(wrapper)
+    for members in by_parent.values():
+        if len(members) > 1:
+            group = SharedInputGroup(members)
+            for m in members:
+                object.__setattr__(m, "group", group)
 
 
 def activate(wrappers: list[LoRALinear], task: str | None) -> None:
     """Make `task`'s deltas the active ones (None: the bare base model)."""
     for w in wrappers:
         object.__setattr__(w, "active", w.deltas.get(task) if task is not None else None)
+        object.__setattr__(w, "task", task if w.active is not None else None)
 
 
 def _replace(model: nn.Module, name: str, new: nn.Module) -> None:

@@ -61,6 +61,24 @@ def test_softmax_with_masked_entries(numpy_path):
     assert (out[..., 40:] == 0).all()
 
 
+@pytest.mark.parametrize("settings", [{"base": 1e6, "scale": 1.0, "freqs": None},
+                                      {"base": 10000.0, "scale": 0.25, "freqs": None},
+                                      {"base": None, "scale": 1.0, "freqs": "llama3"}])
+def test_rope_matches_mlx_fast_and_moves_heads_forward(numpy_path, settings):
+    from mlx_embed.models.base import RoPE, _llama3_freqs
+
+    if settings["freqs"] == "llama3":
+        settings = {**settings, "freqs": _llama3_freqs(5e5, 64, {"factor": 8.0, "original_max_position_embeddings": 512})}
+    x = mx.random.normal((2, 1500, 3, 64), key=mx.random.key(6))  # positions up to 1500
+    rope = RoPE(64, **settings)
+    fast = rope(x)
+    plain = mx.fast.rope(x.transpose(0, 2, 1, 3), 64, traditional=False, offset=0, **settings)
+    assert fast.shape == (2, 3, 1500, 64)
+    # transformers' float32 angles and MLX's own differ by float32 rounding of position x frequency
+    np.testing.assert_allclose(np.array(fast), np.array(plain), atol=2e-3)
+    np.testing.assert_allclose(np.array(fast)[:, :, :64], np.array(plain)[:, :, :64], atol=2e-5)
+
+
 def test_switch_between_paths(monkeypatch):
     x = mx.random.normal((5, 40), key=mx.random.key(3))
     monkeypatch.setenv("MLX_EMBED_CPU_MATH", "mlx")
@@ -102,3 +120,50 @@ def test_batches_cut_where_padding_costs_more_than_a_batch():
     assert _padded(lengths, batches) <= 1.15 * sum(lengths)
     # equal lengths: one full batch, no needless cuts
     assert plan_batches([128] * 64, max_tokens=8192) == [list(range(64))]
+
+
+@pytest.mark.parametrize("causal,padded,shape", [(True, False, (2, 4, 2, 70, 8)), (False, True, (3, 12, 1, 23, 16)),
+                                                 (True, False, (1, 2, 3, 600, 8)), (False, True, (2, 2, 1, 700, 8))])
+def test_attention_with_scale_and_mask_in_the_softmax(numpy_path, causal, padded, shape):
+    from mlx_embed.models import base
+
+    B, n_kv, rep, L, D = shape
+    key = mx.random.key(7)
+    q = mx.random.normal((B, n_kv * rep, L, D), key=key) * 4
+    k, v = mx.random.normal((B, n_kv, L, D), key=mx.random.key(8)), mx.random.normal((B, n_kv, L, D), key=mx.random.key(9))
+    key_mask = base.key_padding_mask(mx.array([L - 3 * i for i in range(B)]), L) if padded else None
+    fast = base._sdpa_numpy_softmax(q, k, v, 0.3, causal, key_mask, 0, L)
+    kk, vv = mx.repeat(k, rep, axis=1), mx.repeat(v, rep, axis=1)
+    mask = base._combine(causal, key_mask, 0, L, L)
+    plain = mx.fast.scaled_dot_product_attention(q, kk, vv, scale=0.3, mask=mask)
+    np.testing.assert_allclose(np.array(fast), np.array(plain), rtol=1e-4, atol=1e-5)
+
+
+def test_blocked_long_attention_and_rows_far_below_the_block_max(numpy_path, monkeypatch):
+    """Query blocks (start > 0) of a long causal input, and a head whose logits dwarf the others',
+    so that the other rows of its softmax block must be redone with their own maximum."""
+    from mlx_embed.models import base
+
+    q = mx.random.normal((1, 4, 300, 16), key=mx.random.key(10))
+    q = mx.concatenate([q[:, :1] * 60, q[:, 1:] * 0.01], axis=1)
+    k, v = mx.random.normal((1, 2, 300, 16), key=mx.random.key(11)), mx.random.normal((1, 2, 300, 16), key=mx.random.key(12))
+    monkeypatch.setattr(base, "SCORE_BYTES_LIMIT", 4 * 4 * 300 * 50)  # blocks of 50 queries
+    fast = base.attention(q, k, v, scale=0.25, causal=True)
+    plain = mx.fast.scaled_dot_product_attention(q, mx.repeat(k, 2, axis=1), mx.repeat(v, 2, axis=1), scale=0.25,
+                                                 mask="causal")
+    assert np.isfinite(np.array(fast)).all()
+    np.testing.assert_allclose(np.array(fast), np.array(plain), rtol=1e-4, atol=1e-4)
+
+
+def test_norms_match_mlx_fast(numpy_path):
+    rng = np.random.default_rng(5)
+    x = (rng.normal(3, 20, (3, 17, 384)) * rng.uniform(0.01, 10, (3, 17, 1))).astype(np.float32)
+    r = rng.normal(0, 5, x.shape).astype(np.float32)
+    w, b = rng.normal(1, 0.3, 384).astype(np.float32), rng.normal(0, 0.3, 384).astype(np.float32)
+    xm, rm, wm, bm = map(mx.array, (x, r, w, b))
+    ref = np.array(mx.fast.layer_norm(xm + rm, wm, bm, 1e-12))
+    np.testing.assert_allclose(np.array(kernels.layer_norm(xm, wm, bm, 1e-12, residual=rm)), ref, rtol=2e-5, atol=2e-5)
+    np.testing.assert_allclose(np.array(kernels.rms_norm(xm, wm, 1e-6)), np.array(mx.fast.rms_norm(xm, wm, 1e-6)),
+                               rtol=2e-5, atol=2e-5)
+    np.testing.assert_allclose(np.array(kernels.layer_norm(xm, None, None, 1e-5)),
+                               np.array(mx.fast.layer_norm(xm, None, None, 1e-5)), rtol=2e-5, atol=2e-5)

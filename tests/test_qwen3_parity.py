@@ -135,3 +135,35 @@ def test_half_precision_has_no_nan_and_stays_close(jina_tiny, dtype):
     assert np.isfinite(ours).all()
     ref = mlx_embed.load(jina_tiny).encode(TEXTS, task="retrieval")
     assert cosine_rows(ours, ref).min() > 0.99
+
+
+def test_shared_input_lora_groups_are_one_product_and_exact(model):
+    """q/k/v and gate/up read one stacked A per task (its members' A are views of it), and the
+    grouped product gives what each member's own x @ A @ B would."""
+    import mlx.core as mx
+
+    from mlx_embed import adapters
+
+    attn = model.network.layers[0].self_attn
+    group = attn.q_proj.group
+    assert group is not None and group is attn.k_proj.group is attn.v_proj.group
+    assert attn.o_proj.group is None
+    assert model.network.layers[0].mlp.gate_proj.group is model.network.layers[0].mlp.up_proj.group
+    a_all, columns = group.stacks["retrieval"]
+    lo, hi = columns[id(attn.v_proj)]
+    assert mx.array_equal(attn.v_proj.deltas["retrieval"][0], a_all[:, lo:hi]).item()
+
+    model.set_task("retrieval")
+    x = mx.random.normal((2, 5, attn.q_proj.linear.weight.shape[1]), key=mx.random.key(0))
+    grouped = [m(x) for m in (attn.q_proj, attn.k_proj, attn.v_proj)]
+    assert group._cache is None  # released once every member has read it
+    for m, y in zip((attn.q_proj, attn.k_proj, attn.v_proj), grouped):
+        a, b = m.deltas["retrieval"]
+        np.testing.assert_allclose(np.array(y), np.array(m.linear(x) + (x @ a) @ b), rtol=1e-5, atol=1e-5)
+    other = x + 1  # a member called on another input gets its own product, not the cached one
+    attn.q_proj(x)
+    y = attn.k_proj(other)
+    a, b = attn.k_proj.deltas["retrieval"]
+    np.testing.assert_allclose(np.array(y), np.array(attn.k_proj.linear(other) + (other @ a) @ b), rtol=1e-5, atol=1e-5)
+    assert isinstance(attn.q_proj, adapters.LoRALinear)
+    group._cache = None

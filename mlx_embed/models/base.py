@@ -70,14 +70,37 @@ def _llama3_freqs(theta: float, dims: int, scaling: dict[str, Any]) -> mx.array:
 
 
 class RoPE(nn.Module):
+    """Rotary position embedding of (B, L, H, D) projections, returned heads first: (B, H, L, D)."""
+
     def __init__(self, dims: int, base: float | None, scale: float, freqs: mx.array | None):
         super().__init__()
         self.dims, self.base, self.scale = dims, base, scale
         self._freqs = freqs
+        self._tables: tuple[np.ndarray, np.ndarray] | None = None
 
     def __call__(self, x: mx.array) -> mx.array:
-        return mx.fast.rope(x, self.dims, traditional=False, base=self.base, scale=self.scale,
-                            offset=0, freqs=self._freqs)
+        if kernels.numpy_math() and x.dtype == mx.float32 and x.shape[-1] == self.dims:
+            L = x.shape[1]
+            if self._tables is None or self._tables[0].shape[0] < L:
+                self._tables = kernels.rope_tables(1 << max(7, (L - 1).bit_length()), self.dims, self.base,
+                                                   self.scale, self._freqs)
+            return kernels.rope(x, self._tables)
+        return mx.fast.rope(x.transpose(0, 2, 1, 3), self.dims, traditional=False, base=self.base,
+                            scale=self.scale, offset=0, freqs=self._freqs)
+
+
+class RMSNorm(nn.RMSNorm):
+    """nn.RMSNorm (same parameters), computed by `kernels.rms_norm`."""
+
+    def __call__(self, x: mx.array) -> mx.array:
+        return kernels.rms_norm(x, self["weight"], self.eps)
+
+
+class LayerNorm(nn.LayerNorm):
+    """nn.LayerNorm (same parameters) of x, or of x + residual in one step (`kernels.layer_norm`)."""
+
+    def __call__(self, x: mx.array, residual: mx.array | None = None) -> mx.array:
+        return kernels.layer_norm(x, self.get("weight"), self.get("bias"), self.eps, residual)
 
 
 def key_padding_mask(lengths: mx.array, length: int) -> mx.array:
@@ -124,20 +147,30 @@ def _sdpa_numpy_softmax(q, k, v, scale, causal, key_mask, start, stop):
     """The same attention with the softmax in `kernels` (MLX's CPU exp is slow; its GEMMs are not).
 
     The query heads that share a key/value head are stacked along the rows, so each (batch, group)
-    is one matrix product against its keys, not `n_rep` small ones.
+    is one matrix product against its keys, not `n_rep` small ones. Scale and mask are applied in
+    the softmax's own pass.
     """
     B, H, _, D = q.shape
     n_kv = k.shape[1]
     rep, rows = H // n_kv, stop - start
     keys = stop if causal else k.shape[2]
-    qg = (q[:, :, start:stop] * scale).reshape(B, n_kv, rep * rows, D)
-    scores = (qg @ k[:, :, :keys].swapaxes(-1, -2)).reshape(B, n_kv, rep, rows, keys)
-    mask = _combine(causal, key_mask, start, stop, keys)
-    if mask is not None:
-        scores = mx.where(mask.reshape(-1, 1, 1, *mask.shape[-2:]) if mask.ndim == 4 else mask, scores,
-                          mx.array(np.finfo(np.float32).min, dtype=scores.dtype))
-    weights = kernels.softmax(scores).reshape(B, n_kv, rep * rows, keys)
-    return (weights @ v[:, :, :keys]).reshape(B, H, rows, D)
+    qg = q[:, :, start:stop].reshape(B, n_kv, rep * rows, D)
+    scores = (qg @ k[:, :, :keys].swapaxes(-1, -2)).reshape(B, H, rows, keys)
+    weights = kernels.attention_weights(scores, scale, _bias(causal, key_mask, start, stop, keys))
+    return (weights.reshape(B, n_kv, rep * rows, keys) @ v[:, :, :keys]).reshape(B, H, rows, D)
+
+
+def _bias(causal: bool, key_mask: mx.array | None, start: int, stop: int, keys: int) -> np.ndarray | None:
+    """The mask as a NumPy (B or 1, rows or 1, keys) float32 array of 0 and -inf."""
+    allowed = None
+    if causal:
+        allowed = (np.arange(start, stop)[:, None] >= np.arange(keys)[None, :])[None]
+    if key_mask is not None:
+        km = np.asarray(key_mask)[:, 0, :, :keys]  # (B, 1, keys)
+        allowed = km if allowed is None else allowed & km
+    if allowed is None:
+        return None
+    return np.where(allowed, np.float32(0), np.float32(-np.inf)).astype(np.float32)
 
 
 def _combine(causal: bool, key_mask: mx.array | None, start: int, stop: int, keys: int) -> mx.array | None:

@@ -14,7 +14,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ..errors import InvalidArgumentError, ModelFormatError
-from .base import BaseArgs, attention, key_padding_mask
+from .base import BaseArgs, LayerNorm, attention, key_padding_mask
 from .kernels import gelu
 
 CAUSAL = False
@@ -63,7 +63,7 @@ class Embeddings(nn.Module):
         self.position_embeddings = nn.Embedding(args.max_position_embeddings, args.hidden_size)
         if args.type_vocab_size > 0:
             self.token_type_embeddings = nn.Embedding(args.type_vocab_size, args.hidden_size)
-        self.LayerNorm = nn.LayerNorm(args.hidden_size, eps=args.layer_norm_eps)
+        self.LayerNorm = LayerNorm(args.hidden_size, eps=args.layer_norm_eps)
 
     def __call__(self, input_ids: mx.array) -> mx.array:
         L = input_ids.shape[1]
@@ -97,10 +97,10 @@ class DenseLayerNorm(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, eps: float):
         super().__init__()
         self.dense = nn.Linear(in_dim, out_dim)
-        self.LayerNorm = nn.LayerNorm(out_dim, eps=eps)
+        self.LayerNorm = LayerNorm(out_dim, eps=eps)
 
     def __call__(self, x: mx.array, residual: mx.array) -> mx.array:
-        return self.LayerNorm(self.dense(x) + residual)
+        return self.LayerNorm(self.dense(x), residual)
 
 
 class AttentionBlock(nn.Module):

@@ -14,7 +14,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ..errors import ModelFormatError
-from .base import BaseArgs, RoPE, attention, key_padding_mask, rope_settings
+from .base import BaseArgs, RMSNorm, RoPE, attention, key_padding_mask, rope_settings
 from .kernels import gelu, swiglu
 
 CAUSAL = False
@@ -66,10 +66,10 @@ class Attention(nn.Module):
 
     def __call__(self, x: mx.array, key_mask: mx.array) -> mx.array:
         B, L, _ = x.shape
-        q = self.q_proj(x).reshape(B, L, self.n_heads, -1).transpose(0, 2, 1, 3)
-        k = self.k_proj(x).reshape(B, L, self.n_kv_heads, -1).transpose(0, 2, 1, 3)
+        q = self.rope(self.q_proj(x).reshape(B, L, self.n_heads, -1))  # -> (B, H, L, D)
+        k = self.rope(self.k_proj(x).reshape(B, L, self.n_kv_heads, -1))
         v = self.v_proj(x).reshape(B, L, self.n_kv_heads, -1).transpose(0, 2, 1, 3)
-        out = attention(self.rope(q), self.rope(k), v, scale=self.scale, causal=CAUSAL, key_mask=key_mask)
+        out = attention(q, k, v, scale=self.scale, causal=CAUSAL, key_mask=key_mask)
         return self.o_proj(out.transpose(0, 2, 1, 3).reshape(B, L, -1))
 
 
@@ -89,9 +89,9 @@ class MLP(nn.Module):
 class TransformerBlock(nn.Module):
     def __init__(self, args: ModelArgs):
         super().__init__()
-        self.input_layernorm = nn.RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
+        self.input_layernorm = RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
         self.self_attn = Attention(args)
-        self.post_attention_layernorm = nn.RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
+        self.post_attention_layernorm = RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
         self.mlp = MLP(args)
 
     def __call__(self, x: mx.array, key_mask: mx.array) -> mx.array:
@@ -105,7 +105,7 @@ class Model(nn.Module):
         self.args = args
         self.embed_tokens = nn.Embedding(args.vocab_size, args.hidden_size)
         self.layers = [TransformerBlock(args) for _ in range(args.num_hidden_layers)]
-        self.norm = nn.RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
+        self.norm = RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
 
     @property
     def dim(self) -> int:

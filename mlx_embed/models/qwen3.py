@@ -13,7 +13,7 @@ from typing import Any
 import mlx.core as mx
 import mlx.nn as nn
 
-from .base import BaseArgs, RoPE, attention, rope_settings
+from .base import BaseArgs, RMSNorm, RoPE, attention, rope_settings
 from .kernels import swiglu
 
 CAUSAL = True
@@ -49,16 +49,16 @@ class Attention(nn.Module):
         self.k_proj = nn.Linear(args.hidden_size, self.n_kv_heads * head_dim, bias=False)
         self.v_proj = nn.Linear(args.hidden_size, self.n_kv_heads * head_dim, bias=False)
         self.o_proj = nn.Linear(self.n_heads * head_dim, args.hidden_size, bias=False)
-        self.q_norm = nn.RMSNorm(head_dim, eps=args.rms_norm_eps)
-        self.k_norm = nn.RMSNorm(head_dim, eps=args.rms_norm_eps)
+        self.q_norm = RMSNorm(head_dim, eps=args.rms_norm_eps)
+        self.k_norm = RMSNorm(head_dim, eps=args.rms_norm_eps)
         self.rope = RoPE(head_dim, **args.rope)
 
     def __call__(self, x: mx.array) -> mx.array:
         B, L, _ = x.shape
-        q = self.q_norm(self.q_proj(x).reshape(B, L, self.n_heads, -1)).transpose(0, 2, 1, 3)
-        k = self.k_norm(self.k_proj(x).reshape(B, L, self.n_kv_heads, -1)).transpose(0, 2, 1, 3)
+        q = self.rope(self.q_norm(self.q_proj(x).reshape(B, L, self.n_heads, -1)))  # -> (B, H, L, D)
+        k = self.rope(self.k_norm(self.k_proj(x).reshape(B, L, self.n_kv_heads, -1)))
         v = self.v_proj(x).reshape(B, L, self.n_kv_heads, -1).transpose(0, 2, 1, 3)
-        out = attention(self.rope(q), self.rope(k), v, scale=self.scale, causal=CAUSAL)
+        out = attention(q, k, v, scale=self.scale, causal=CAUSAL)
         return self.o_proj(out.transpose(0, 2, 1, 3).reshape(B, L, -1))
 
 
@@ -76,9 +76,9 @@ class MLP(nn.Module):
 class TransformerBlock(nn.Module):
     def __init__(self, args: ModelArgs):
         super().__init__()
-        self.input_layernorm = nn.RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
+        self.input_layernorm = RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
         self.self_attn = Attention(args)
-        self.post_attention_layernorm = nn.RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
+        self.post_attention_layernorm = RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
         self.mlp = MLP(args.hidden_size, args.intermediate_size)
 
     def __call__(self, x: mx.array) -> mx.array:
@@ -92,7 +92,7 @@ class Model(nn.Module):
         self.args = args
         self.embed_tokens = nn.Embedding(args.vocab_size, args.hidden_size)
         self.layers = [TransformerBlock(args) for _ in range(args.num_hidden_layers)]
-        self.norm = nn.RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
+        self.norm = RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
 
     @property
     def dim(self) -> int:
