@@ -167,3 +167,20 @@ def test_norms_match_mlx_fast(numpy_path):
                                rtol=2e-5, atol=2e-5)
     np.testing.assert_allclose(np.array(kernels.layer_norm(xm, None, None, 1e-5)),
                                np.array(mx.fast.layer_norm(xm, None, None, 1e-5)), rtol=2e-5, atol=2e-5)
+
+
+def test_reuse_writes_over_the_temporary_and_gives_the_same_values(numpy_path):
+    rng = np.random.default_rng(13)
+    g, u = (rng.normal(0, 4, (37, 300)).astype(np.float32) for _ in range(2))
+    expect_gelu = np.array(kernels.gelu(mx.array(g)))
+    expect_swiglu = np.array(kernels.swiglu(mx.array(g), mx.array(u)))
+    tmp = mx.array(g)
+    out = kernels.gelu(tmp, reuse=True)
+    assert out is tmp and np.array_equal(np.array(out), expect_gelu)
+    tmp = mx.array(g)
+    out = kernels.swiglu(tmp, mx.array(u), reuse=True)
+    assert out is tmp and np.array_equal(np.array(out), expect_swiglu)
+    view = mx.array(np.concatenate([g, u], axis=1))[:, :300]  # not contiguous: a new array, the input kept
+    before = np.array(view)
+    assert np.array_equal(np.array(kernels.gelu(view, reuse=True)), expect_gelu)
+    assert np.array_equal(np.array(view), before)

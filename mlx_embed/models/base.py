@@ -90,17 +90,19 @@ class RoPE(nn.Module):
 
 
 class RMSNorm(nn.RMSNorm):
-    """nn.RMSNorm (same parameters), computed by `kernels.rms_norm`."""
+    """nn.RMSNorm (same parameters), computed by `kernels.rms_norm`; reuse=True lets it write over
+    x, a temporary the caller hands over."""
 
-    def __call__(self, x: mx.array) -> mx.array:
-        return kernels.rms_norm(x, self["weight"], self.eps)
+    def __call__(self, x: mx.array, reuse: bool = False) -> mx.array:
+        return kernels.rms_norm(x, self["weight"], self.eps, reuse)
 
 
 class LayerNorm(nn.LayerNorm):
-    """nn.LayerNorm (same parameters) of x, or of x + residual in one step (`kernels.layer_norm`)."""
+    """nn.LayerNorm (same parameters) of x, or of x + residual in one step (`kernels.layer_norm`);
+    reuse=True lets it write over x, a temporary the caller hands over."""
 
-    def __call__(self, x: mx.array, residual: mx.array | None = None) -> mx.array:
-        return kernels.layer_norm(x, self.get("weight"), self.get("bias"), self.eps, residual)
+    def __call__(self, x: mx.array, residual: mx.array | None = None, reuse: bool = False) -> mx.array:
+        return kernels.layer_norm(x, self.get("weight"), self.get("bias"), self.eps, residual, reuse)
 
 
 def key_padding_mask(lengths: mx.array, length: int) -> mx.array:

@@ -20,7 +20,7 @@ from .kernels import gelu
 CAUSAL = False
 
 ACTIVATIONS = {
-    "gelu": gelu,
+    "gelu": lambda x: gelu(x, reuse=True),  # x: the intermediate projection, read by nothing else
     "gelu_new": nn.gelu_approx,
     "gelu_pytorch_tanh": nn.gelu_approx,
     "gelu_fast": nn.gelu_approx,
@@ -100,7 +100,7 @@ class DenseLayerNorm(nn.Module):
         self.LayerNorm = LayerNorm(out_dim, eps=eps)
 
     def __call__(self, x: mx.array, residual: mx.array) -> mx.array:
-        return self.LayerNorm(self.dense(x), residual)
+        return self.LayerNorm(self.dense(x), residual, reuse=True)
 
 
 class AttentionBlock(nn.Module):

@@ -20,7 +20,8 @@ from .kernels import gelu, swiglu
 CAUSAL = False
 
 # hidden_act -> the gated product act(gate) * up (SiLU's has a fast CPU kernel of its own).
-ACTIVATIONS = {"silu": swiglu, "swish": swiglu, "gelu": lambda g, u: gelu(g) * u,
+ACTIVATIONS = {"silu": lambda g, u: swiglu(g, u, reuse=True), "swish": lambda g, u: swiglu(g, u, reuse=True),
+               "gelu": lambda g, u: gelu(g, reuse=True) * u,
                "gelu_pytorch_tanh": lambda g, u: nn.gelu_approx(g) * u}
 
 

@@ -41,9 +41,17 @@ def _numpy_ok(*arrays: mx.array) -> bool:
     return numpy_math() and all(a.dtype == mx.float32 for a in arrays)
 
 
-def _on_numpy(kernel, *arrays: mx.array) -> mx.array:
-    """kernel(out_block, *input_blocks) over row blocks of the arrays' NumPy views; one MLX array back."""
+def _on_numpy(kernel, *arrays: mx.array, reuse: bool = False) -> mx.array:
+    """kernel(out_block, *input_blocks) over row blocks of the arrays' NumPy views; one MLX array back.
+
+    reuse=True: the first array is a temporary only this call reads (a matrix product's output), so
+    the result is written over it: no new buffer to fault in and fill. Kernels must therefore allow
+    `out` to be their first input.
+    """
     inputs = [np.asarray(a).reshape(-1, a.shape[-1]) for a in arrays]
+    if reuse and inputs[0].flags.writeable and inputs[0].flags.c_contiguous:
+        _run_blocks(kernel, inputs[0], *inputs)
+        return arrays[0]
     result, out = _fresh(arrays[0].shape)
     _run_blocks(kernel, out.reshape(inputs[0].shape), *inputs)
     return result()
@@ -79,27 +87,29 @@ def _run_blocks(kernel, out: np.ndarray, *inputs: np.ndarray) -> None:
 
 # --- SwiGLU: silu(gate) * up -------------------------------------------------------------------
 
-def swiglu(gate: mx.array, up: mx.array) -> mx.array:
+def swiglu(gate: mx.array, up: mx.array, reuse: bool = False) -> mx.array:
+    """silu(gate) * up; reuse=True writes over `gate` (a temporary nobody else reads)."""
     if not _numpy_ok(gate, up) or gate.shape != up.shape:
         return nn.silu(gate) * up
-    return _on_numpy(_swiglu_block, gate, up)
+    return _on_numpy(_swiglu_block, gate, up, reuse=reuse)
 
 
 def _swiglu_block(out: np.ndarray, g: np.ndarray, u: np.ndarray) -> None:
-    np.negative(g, out=out)
+    d = np.negative(g)
     with np.errstate(over="ignore"):  # exp(-g) = inf for g < -88 gives g / inf = -0, the right limit
-        np.exp(out, out=out)
-    out += 1.0
-    np.divide(g, out, out=out)
+        np.exp(d, out=d)
+    d += 1.0
+    np.divide(g, d, out=out)  # the last read of g: out may be g
     out *= u
 
 
 # --- GELU (exact, erf) -------------------------------------------------------------------------
 
-def gelu(x: mx.array) -> mx.array:
+def gelu(x: mx.array, reuse: bool = False) -> mx.array:
+    """Exact (erf) GELU; reuse=True writes over `x` (a temporary nobody else reads)."""
     if not _numpy_ok(x):
         return nn.gelu(x)
-    return _on_numpy(_gelu_block, x)
+    return _on_numpy(_gelu_block, x, reuse=reuse)
 
 
 # erfc(z) = t * P(t) * exp(-z^2), t = 1 / (1 + p z), z >= 0, absolute error below 1.5e-7
@@ -111,8 +121,12 @@ _HALF_ERFC = tuple(c / 2 for c in (0.254829592, -0.284496736, 1.421413741, -1.45
 
 def _gelu_block(out: np.ndarray, x: np.ndarray) -> None:
     # gelu(x) = x * Phi(x) = max(x, 0) - |x| * Phi(-|x|) for either sign: no masked (where=) pass,
-    # which NumPy runs 30x slower than a plain one.
+    # which NumPy runs 30x slower than a plain one. Every read of x comes before out is written.
     z = np.abs(x)
+    e = np.multiply(x, x)
+    e *= np.float32(-0.5)
+    np.exp(e, out=e)
+    m = np.maximum(x, np.float32(0))
     t = z * np.float32(_ERFC_P / math.sqrt(2))
     t += 1.0
     np.reciprocal(t, out=t)
@@ -120,13 +134,9 @@ def _gelu_block(out: np.ndarray, x: np.ndarray) -> None:
     for c in reversed(_HALF_ERFC[:-1]):
         out += np.float32(c)
         out *= t
-    np.multiply(x, x, out=t)
-    t *= np.float32(-0.5)
-    np.exp(t, out=t)
-    out *= t
+    out *= e
     out *= z
-    np.maximum(x, np.float32(0), out=z)
-    np.subtract(z, out, out=out)
+    np.subtract(m, out, out=out)
 
 
 # --- softmax over the last axis ------------------------------------------------------------------
@@ -135,95 +145,88 @@ def softmax(scores: mx.array) -> mx.array:
     """Softmax over the last axis in float32; -inf entries (masked) get 0."""
     if not _numpy_ok(scores):
         return mx.softmax(scores, axis=-1, precise=True)
-
-    def block(out: np.ndarray, s: np.ndarray) -> None:
-        np.copyto(out, s)
-        _exp_normalise(out, lambda low: s[low].copy())
-
-    return _on_numpy(block, scores)
+    return _on_numpy(_exp_normalise, scores)
 
 
 def attention_weights(scores: mx.array, scale: float, bias: np.ndarray | None) -> mx.array:
-    """softmax(scale * scores + bias) over the last axis of (B, H, R, K) float32 scores (NumPy path).
+    """softmax(scale * scores + bias) over the last axis of (B, H, R, K) float32 scores (NumPy path),
+    written over `scores`, which must be a temporary only this call reads.
 
     `bias` (0 or -inf; shape (B or 1, R or 1, K)) is the mask, added inside the same pass as the
     scale, so neither a masked copy of the scores nor a scaled copy of the queries is ever made.
     """
     sn = np.asarray(scores)
     B, H, R, K = sn.shape
-    result, out = _fresh(sn.shape)
+    if sn.flags.writeable and sn.flags.c_contiguous:
+        result, out = (lambda: scores), sn
+    else:
+        result, out = _fresh(sn.shape)
     heads = max(1, BLOCK_ELEMENTS // (R * K))  # whole heads in a block while a head is small
     rows = R if heads > 1 else max(1, BLOCK_ELEMENTS // K)
     for b in range(B):
         bb = None if bias is None else bias[min(b, bias.shape[0] - 1)]
         for h0 in range(0, H, heads):
             for r0 in range(0, R, rows):
-                src = sn[b, h0:h0 + heads, r0:r0 + rows]
                 dst = out[b, h0:h0 + heads, r0:r0 + rows]
-                add = None if bb is None else (bb if bb.shape[0] == 1 else bb[r0:r0 + rows])
-                np.multiply(src, np.float32(scale), out=dst)
-                if add is not None:
-                    dst += add
-
-                def logits(low: np.ndarray, src=src, add=add, n=dst.shape[1]) -> np.ndarray:
-                    h, r = np.divmod(low, n)
-                    x = src[h, r] * np.float32(scale)
-                    return x if add is None else x + add[r if add.shape[0] > 1 else 0]
-
-                _exp_normalise(dst.reshape(-1, K), logits)
+                np.multiply(sn[b, h0:h0 + heads, r0:r0 + rows], np.float32(scale), out=dst)
+                if bb is not None:
+                    dst += bb if bb.shape[0] == 1 else bb[r0:r0 + rows]
+                flat = dst.reshape(-1, K)
+                _exp_normalise(flat, flat)
     return result()
 
 
-def _exp_normalise(x: np.ndarray, logits) -> None:
-    """Softmax of the rows of a 2-D block of logits, in place; `logits(rows)` gives rows afresh.
+def _exp_normalise(out: np.ndarray, logits: np.ndarray) -> None:
+    """Softmax of the rows of a 2-D block of logits into `out` (which may be `logits`).
 
     One max for the whole block instead of one per row (a row-wise NumPy max over short rows costs
     as much as the rest together). exp(x - c) then never overflows, and rows whose own maximum lies
     far below c (sum < 1e-20, i.e. more than 46 below) are redone with their own maximum, so no row
     loses precision to underflow. Row sums are a matrix product with ones: BLAS, not a reduction loop.
     """
-    x -= x.max()
-    np.exp(x, out=x)
-    sums = x @ np.ones((x.shape[1], 1), dtype=np.float32)
+    e = np.subtract(logits, logits.max())
+    np.exp(e, out=e)
+    sums = e @ np.ones((e.shape[1], 1), dtype=np.float32)
     low = np.flatnonzero(sums[:, 0] < 1e-20)
     if low.size:
-        redo = logits(low)
-        redo -= redo.max(axis=1, keepdims=True)
+        redo = logits[low] - logits[low].max(axis=1, keepdims=True)
         np.exp(redo, out=redo)
-        x[low] = redo
+        e[low] = redo
         sums[low] = redo.sum(axis=1, keepdims=True)
     np.reciprocal(sums, out=sums)
-    x *= sums
+    np.multiply(e, sums, out=out)  # the last read of logits is above: out may be logits
 
 
 # --- RMSNorm over the last axis ------------------------------------------------------------------
 
-def rms_norm(x: mx.array, weight: mx.array, eps: float) -> mx.array:
-    """RMSNorm with the mean of squares as a BLAS matrix-vector product (5% of a Qwen3 encode, measured)."""
+def rms_norm(x: mx.array, weight: mx.array, eps: float, reuse: bool = False) -> mx.array:
+    """RMSNorm with the mean of squares as a BLAS matrix-vector product (5% of a Qwen3 encode,
+    measured); reuse=True writes over `x` (a temporary nobody else reads)."""
     if not _numpy_ok(x, weight):
         return mx.fast.rms_norm(x, weight, eps)
     w = np.asarray(weight)
     mean = np.full((x.shape[-1], 1), 1.0 / x.shape[-1], dtype=np.float32)
 
     def block(out: np.ndarray, x: np.ndarray) -> None:
-        np.square(x, out=out)
-        scale = out @ mean
+        scale = np.square(x) @ mean
         scale += np.float32(eps)
         np.sqrt(scale, out=scale)
         np.reciprocal(scale, out=scale)
-        np.multiply(x, scale, out=out)
+        np.multiply(x, scale, out=out)  # the last read of x: out may be x
         out *= w
 
-    return _on_numpy(block, x)
+    return _on_numpy(block, x, reuse=reuse)
 
 
 # --- LayerNorm over the last axis, with the residual add before it ---------------------------------
 
 def layer_norm(x: mx.array, weight: mx.array | None, bias: mx.array | None, eps: float,
-               residual: mx.array | None = None) -> mx.array:
-    """LayerNorm(x + residual). MLX's CPU kernel runs at about 5 ns an element inside a forward;
-    this is two BLAS matrix-vector products (mean, variance) and a few passes per cache block, with
-    the residual add (BERT's add & norm) in the same pass. 6% of a MiniLM encode, measured."""
+               residual: mx.array | None = None, reuse: bool = False) -> mx.array:
+    """LayerNorm(x + residual); reuse=True writes over `x` (a temporary nobody else reads).
+
+    MLX's CPU kernel runs at about 5 ns an element inside a forward; this is two BLAS matrix-vector
+    products (mean, variance) and a few passes per cache block, with the residual add (BERT's add &
+    norm) in the same pass. 6% of a MiniLM encode, measured."""
     params = [p for p in (weight, bias) if p is not None]
     if not _numpy_ok(x, *params) or (residual is not None and (residual.dtype != x.dtype or residual.shape != x.shape)):
         return mx.fast.layer_norm(x if residual is None else x + residual, weight, bias, eps)
@@ -246,7 +249,8 @@ def layer_norm(x: mx.array, weight: mx.array | None, bias: mx.array | None, eps:
         if b is not None:
             out += b
 
-    return _on_numpy(block, x) if residual is None else _on_numpy(block, x, residual)
+    # out may be x: x is read (into out or for its mean) before out is written
+    return _on_numpy(block, x, reuse=reuse) if residual is None else _on_numpy(block, x, residual, reuse=reuse)
 
 
 # --- rotary position embedding (rotate-half layout), heads moved forward -------------------------

@@ -55,8 +55,8 @@ class Attention(nn.Module):
 
     def __call__(self, x: mx.array) -> mx.array:
         B, L, _ = x.shape
-        q = self.rope(self.q_norm(self.q_proj(x).reshape(B, L, self.n_heads, -1)))  # -> (B, H, L, D)
-        k = self.rope(self.k_norm(self.k_proj(x).reshape(B, L, self.n_kv_heads, -1)))
+        q = self.rope(self.q_norm(self.q_proj(x).reshape(B, L, self.n_heads, -1), reuse=True))  # (B, H, L, D)
+        k = self.rope(self.k_norm(self.k_proj(x).reshape(B, L, self.n_kv_heads, -1), reuse=True))
         v = self.v_proj(x).reshape(B, L, self.n_kv_heads, -1).transpose(0, 2, 1, 3)
         out = attention(q, k, v, scale=self.scale, causal=CAUSAL)
         return self.o_proj(out.transpose(0, 2, 1, 3).reshape(B, L, -1))
@@ -70,7 +70,7 @@ class MLP(nn.Module):
         self.down_proj = nn.Linear(hidden_dim, dim, bias=False)
 
     def __call__(self, x: mx.array) -> mx.array:
-        return self.down_proj(swiglu(self.gate_proj(x), self.up_proj(x)))
+        return self.down_proj(swiglu(self.gate_proj(x), self.up_proj(x), reuse=True))
 
 
 class TransformerBlock(nn.Module):
