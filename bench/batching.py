@@ -29,7 +29,7 @@ SETTINGS = {
     "token budget 2048": ({}, {"max_batch_tokens": 2048}, {}),
     "token budget 16384": ({}, {"max_batch_tokens": 16384}, {}),
     "OpenBLAS 1 thread": ({}, {}, {"OPENBLAS_NUM_THREADS": "1"}),
-    "MLX ops for softmax/SiLU/GELU (before)": ({}, {}, {"MLX_EMBED_CPU_MATH": "mlx"}),
+    "MLX ops for softmax, SiLU, GELU, norms, RoPE (before)": ({}, {}, {"MLX_EMBED_CPU_MATH": "mlx"}),
 }
 
 WORKER = """
