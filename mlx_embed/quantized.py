@@ -193,7 +193,9 @@ def describe(network: nn.Module) -> dict[str, Any] | None:
     if len(settings) > 1:
         out["mixed"] = [{"bits": b, "group_size": g, "mode": m} for b, g, m in settings]
     # stored bits over all linear/embedding weights: packed integers + fp16 scale and bias per group
-    weights = [(m.weight.size * 32 // m.bits, m.bits + 32 / m.group_size) for m in layers]
+    # (affine), or one 8-bit scale per group (mxfp4 / nvfp4 / mxfp8)
+    weights = [(m.weight.size * 32 // m.bits, m.bits + (32 if m.mode == "affine" else 8) / m.group_size)
+               for m in layers]
     weights += [(m.weight.size, 16.0) for _, m in network.named_modules() if isinstance(m, (nn.Linear, nn.Embedding))]
     out["bits_per_weight"] = round(sum(n * b for n, b in weights) / sum(n for n, _ in weights), 3)
     return out | {"quantized_layers": len(layers), "float_layers": floats}
