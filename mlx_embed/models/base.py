@@ -163,15 +163,11 @@ def _sdpa_numpy_softmax(q, k, v, scale, causal, key_mask, start, stop):
 
 
 def _bias(causal: bool, key_mask: mx.array | None, start: int, stop: int, keys: int) -> np.ndarray | None:
-    """The mask as a NumPy (B or 1, rows or 1, keys) float32 array of 0 and -inf."""
-    allowed = None
-    if causal:
-        allowed = (np.arange(start, stop)[:, None] >= np.arange(keys)[None, :])[None]
-    if key_mask is not None:
-        km = np.asarray(key_mask)[:, 0, :, :keys]  # (B, 1, keys)
-        allowed = km if allowed is None else allowed & km
-    if allowed is None:
+    """`_combine`'s mask as a NumPy (B or 1, rows or 1, keys) float32 array of 0 and -inf."""
+    mask = _combine(causal, key_mask, start, stop, keys)
+    if mask is None:
         return None
+    allowed = np.asarray(mask).reshape(-1, mask.shape[-2], keys)
     return np.where(allowed, np.float32(0), np.float32(-np.inf)).astype(np.float32)
 
 

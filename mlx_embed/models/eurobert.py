@@ -19,9 +19,13 @@ from .kernels import gelu, swiglu
 
 CAUSAL = False
 
+
+def _silu_gated(gate: mx.array, up: mx.array) -> mx.array:
+    return swiglu(gate, up, reuse=True)  # gate: the projection's output, read by nothing else
+
+
 # hidden_act -> the gated product act(gate) * up (SiLU's has a fast CPU kernel of its own).
-ACTIVATIONS = {"silu": lambda g, u: swiglu(g, u, reuse=True), "swish": lambda g, u: swiglu(g, u, reuse=True),
-               "gelu": lambda g, u: gelu(g, reuse=True) * u,
+ACTIVATIONS = {"silu": _silu_gated, "swish": _silu_gated, "gelu": lambda g, u: gelu(g, reuse=True) * u,
                "gelu_pytorch_tanh": lambda g, u: nn.gelu_approx(g) * u}
 
 

@@ -49,12 +49,18 @@ def _on_numpy(kernel, *arrays: mx.array, reuse: bool = False) -> mx.array:
     `out` to be their first input.
     """
     inputs = [np.asarray(a).reshape(-1, a.shape[-1]) for a in arrays]
-    if reuse and inputs[0].flags.writeable and inputs[0].flags.c_contiguous:
-        _run_blocks(kernel, inputs[0], *inputs)
-        return arrays[0]
-    result, out = _fresh(arrays[0].shape)
+    result, out = _output(arrays[0], reuse)
     _run_blocks(kernel, out.reshape(inputs[0].shape), *inputs)
     return result()
+
+
+def _output(x: mx.array, reuse: bool):
+    """Where a kernel over `x` writes: x itself when reuse allows it and its memory is one writeable
+    block, else a fresh array of x's shape (`_fresh`)."""
+    view = np.asarray(x)
+    if reuse and view.flags.writeable and view.flags.c_contiguous:
+        return (lambda: x), view
+    return _fresh(x.shape)
 
 
 def _fresh(shape: tuple[int, ...]):
@@ -157,10 +163,7 @@ def attention_weights(scores: mx.array, scale: float, bias: np.ndarray | None) -
     """
     sn = np.asarray(scores)
     B, H, R, K = sn.shape
-    if sn.flags.writeable and sn.flags.c_contiguous:
-        result, out = (lambda: scores), sn
-    else:
-        result, out = _fresh(sn.shape)
+    result, out = _output(scores, reuse=True)
     heads = max(1, BLOCK_ELEMENTS // (R * K))  # whole heads in a block while a head is small
     rows = R if heads > 1 else max(1, BLOCK_ELEMENTS // K)
     for b in range(B):
@@ -250,7 +253,7 @@ def layer_norm(x: mx.array, weight: mx.array | None, bias: mx.array | None, eps:
             out += b
 
     # out may be x: x is read (into out or for its mean) before out is written
-    return _on_numpy(block, x, reuse=reuse) if residual is None else _on_numpy(block, x, residual, reuse=reuse)
+    return _on_numpy(block, x, *(() if residual is None else (residual,)), reuse=reuse)
 
 
 # --- rotary position embedding (rotate-half layout), heads moved forward -------------------------
