@@ -120,25 +120,24 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, bits: int | None 
     quantized_layers, layers, shapes = 0, {}, quant_recipe.candidate_shapes(network)
     if bits is not None:
         gains = None
-        if recipe == "mixed":  # the token table's sensitivity differs most between models: measure it
+        if recipe == "mixed" or calibrate is not False:
             texts = calibrate if isinstance(calibrate, list) else calibration_texts(model.prompts)
+        modules = dict(network.named_modules())
+        if recipe == "mixed":  # the token table's sensitivity differs most between models: measure it
             batches = [mx.array([ids], dtype=mx.int32)
                        for ids in model.tokenizer.encode(texts[:TABLE_TEXTS], min(128, model.max_length))]
-            gains = {p: quant_recipe.table_gain(network, p, batches) for p, m in network.named_modules()
+            gains = {p: quant_recipe.table_gain(network, p, batches) for p, m in modules.items()
                      if isinstance(m, nn.Embedding) and quant_recipe.role(p) == "embed"}
         layers = quant_recipe.plan(network, recipe, bits, group_size, budget, gains)
         solved = {}
         if calibrate is not False:
-            texts = calibrate if isinstance(calibrate, list) else calibration_texts(model.prompts)
-            linears = sorted(p for p, m in network.named_modules() if p in layers and isinstance(m, nn.Linear))
+            linears = sorted(p for p, m in modules.items() if p in layers and isinstance(m, nn.Linear))
             hessians = input_hessians(model, linears, texts)
-            modules = dict(network.named_modules())
             for path in linears:
                 setting = layers[path]
                 solved[path] = gptq_quantize(modules[path].weight, hessians.pop(path), setting["group_size"],
                                              setting["bits"])
         if recipe == "mixed":  # token tables: no inputs to calibrate on, so a data-free clip search
-            modules = dict(network.named_modules())
             for path, setting in layers.items():
                 if isinstance(modules[path], nn.Embedding):
                     solved[path] = clip_search_quantize(modules[path].weight, setting["group_size"], setting["bits"])
