@@ -247,7 +247,7 @@ def _kmeans(x: np.ndarray, space: "_Space", k: int | None, seed: int, k_range):
                         key=lambda kk: -scores[kk])[:MAX_CANDIDATES]
     for kk in candidates:                         # the near-best: SCAN_RUNS runs
         measure(kk, SCAN_RUNS)
-    chosen_by = {kk: scores[kk] + STABILITY_WEIGHT * stability[kk] for kk in candidates if kk in scores}
+    chosen_by = {kk: scores[kk] + STABILITY_WEIGHT * stability[kk] for kk in candidates}
     best = max(chosen_by, key=lambda kk: (round(chosen_by[kk], 6), -kk))
     raw = KMeans(best, n_init=FINAL_INITS, random_state=seed).fit_predict(space(best))
     where = f" on a sample of {len(rows)}" if len(rows) < len(x) else ""
