@@ -34,6 +34,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from .errors import InvalidArgumentError
+from .pooling import pool
 
 RECIPES = {"uniform": "every linear and embedding layer at --bits / --group-size",
            "mixed": "3 to 8 bits per tensor, allocated greedily by measured sensitivity within a 4.5 "
@@ -176,12 +177,8 @@ def table_gain(network: nn.Module, path: str, batches: list[mx.array]) -> float:
     g = groups[0]
 
     def pooled() -> mx.array:
-        out = []
-        for ids in batches:
-            hidden = network(ids, mx.array([ids.shape[1]]))
-            hidden = hidden[0] if isinstance(hidden, (tuple, list)) else hidden
-            out.append(mx.mean(hidden.reshape(-1, hidden.shape[-1]).astype(mx.float32), axis=0))
-        vectors = mx.stack(out)
+        lengths = [mx.array([ids.shape[1]]) for ids in batches]
+        vectors = mx.concatenate([pool(network(ids, n), n, "mean") for ids, n in zip(batches, lengths)])
         return vectors / mx.linalg.norm(vectors, axis=-1, keepdims=True)
 
     reference = pooled()
