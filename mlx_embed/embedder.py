@@ -92,7 +92,7 @@ class EmbeddingModel:
             "dtype": str(self.dtype).removeprefix("mlx.core."), "quantize": self.quantize,
             "quantization": quantized.describe(self.network),
             "device": str(mx.default_device()), "blas": _blas.describe(),
-            "cpu_math": "numpy" if kernels.numpy_math() else "mlx", "memory_bytes": self.memory_bytes(),
+            "cpu_math": "loops" if kernels.cpu_loops() else "mlx", "memory_bytes": self.memory_bytes(),
         }
 
     # --- encoding ------------------------------------------------------------------------------

@@ -79,7 +79,7 @@ class RoPE(nn.Module):
         self._tables: tuple[np.ndarray, np.ndarray] | None = None
 
     def __call__(self, x: mx.array) -> mx.array:
-        if kernels.numpy_math() and x.dtype == mx.float32 and x.shape[-1] == self.dims:
+        if kernels.cpu_loops() and x.dtype == mx.float32 and x.shape[-1] == self.dims:
             L = x.shape[1]
             if self._tables is None or self._tables[0].shape[0] < L:
                 self._tables = kernels.rope_tables(1 << max(7, (L - 1).bit_length()), self.dims, self.base,
@@ -121,7 +121,7 @@ def attention(q: mx.array, k: mx.array, v: mx.array, *, scale: float, causal: bo
     B, H, L, _ = q.shape
     # Any GPU's fused kernel (Metal; cuDNN on CUDA, half precision only) never materialises the scores.
     fused = mx.default_device().type == mx.DeviceType.gpu and key_mask is None and q.dtype != mx.float32
-    sdpa = _sdpa_numpy_softmax if kernels.numpy_math() and q.dtype == mx.float32 else _sdpa
+    sdpa = _sdpa_cpu_loops if kernels.cpu_loops() and q.dtype == mx.float32 else _sdpa
     if B * H * L * L * 4 <= SCORE_BYTES_LIMIT or fused:
         return sdpa(q, k, v, scale, causal, key_mask, 0, L)
     block = max(16, SCORE_BYTES_LIMIT // (B * H * L * 4))
@@ -145,7 +145,7 @@ def _sdpa(q, k, v, scale, causal, key_mask, start, stop):
         q[:, :, start:stop], k[:, :, :keys], v[:, :, :keys], scale=scale, mask=mask)
 
 
-def _sdpa_numpy_softmax(q, k, v, scale, causal, key_mask, start, stop):
+def _sdpa_cpu_loops(q, k, v, scale, causal, key_mask, start, stop):
     """The same attention with the softmax in `kernels` (MLX's CPU exp is slow; its GEMMs are not).
 
     The query heads that share a key/value head are stacked along the rows, so each (batch, group)

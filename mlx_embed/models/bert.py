@@ -71,7 +71,7 @@ class Embeddings(nn.Module):
         if "token_type_embeddings" in self:
             # One segment per text: every token has token type 0.
             h = h + self.token_type_embeddings(mx.zeros((1,), dtype=mx.int32))
-        return self.LayerNorm(h)
+        return self.LayerNorm(h, reuse=True)  # h: the sum just made, read by nothing else
 
 
 class SelfAttention(nn.Module):
