@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import platform
+import warnings
 from functools import lru_cache
 
 import mlx.core as mx
@@ -43,10 +44,15 @@ def _x86() -> bool:
 
 @lru_cache(maxsize=1)
 def _loops():
-    """The compiled loops, imported on first use (numba takes ~0.3 s to import); None without numba."""
+    """The compiled loops, imported on first use (numba takes ~0.3 s to import); None without numba
+    (the MLX ops then run, slower), with a warning when numba is there but failed."""
     try:
         from . import cpu_loops as loops
     except ImportError:
+        return None
+    except Exception as exc:  # e.g. no writable cache folder for the compiled code
+        warnings.warn(f"The compiled CPU loops are off ({exc}); the encoder runs MLX's slower CPU ops. "
+                      "Set NUMBA_CACHE_DIR to a writable folder to turn them on.", RuntimeWarning, stacklevel=3)
         return None
     return loops
 
