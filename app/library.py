@@ -151,7 +151,9 @@ def load_model(name_or_path: str, dtype: str | None = None, quantize: int | None
     if path is None:
         raise ModelNotFoundError(f"Model '{name_or_path}' is not on this machine. Download it in the model "
                                  "manager, or choose a local model folder.")
-    return mlx_embed.load(path, dtype=dtype or None, quantize=quantize or None)
+    model = mlx_embed.load(path, dtype=dtype or None, quantize=quantize or None)
+    model.warm_up()  # here, in the loading worker, not on the first query
+    return model
 
 
 def describe_model(model) -> dict:

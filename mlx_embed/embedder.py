@@ -96,6 +96,11 @@ class EmbeddingModel:
         }
 
     # --- encoding ------------------------------------------------------------------------------
+    def warm_up(self) -> None:
+        """Load now what the first large encode would (the x86 CPU path's compiled loops, ~0.6 s once
+        per process), so a long-running app or server never makes a user's query wait for it."""
+        kernels.load_loops()
+
     def encode(self, sentences: str | Sequence[str], task: str | None = None, prompt_name: str | None = None,
                prompt: str | None = None, truncate_dim: int | None = None, normalize_embeddings: bool = True,
                precision: str = "float32", batch_size: int = 64, max_length: int | None = None,
@@ -187,7 +192,7 @@ class EmbeddingModel:
         if not len(ids):
             return out
         batches = plan_batches([len(s) for s in ids], max_batch_tokens, batch_size)
-        with self._lock:
+        with self._lock, kernels.workload(sum(len(s) for s in ids)):
             self.set_task(task)
             for batch in iter_progress(batches, len(batches), show_progress_bar, "Embedding"):
                 tokens, lengths = pad([ids[i] for i in batch])

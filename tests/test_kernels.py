@@ -3,6 +3,9 @@ plain MLX ops and the old greedy batching, on hard inputs as well as on a real m
 
 from __future__ import annotations
 
+import json
+import os
+
 import numpy as np
 import pytest
 
@@ -190,3 +193,32 @@ def test_reuse_writes_over_the_temporary_and_gives_the_same_values(loops_path):
     before = np.array(view)
     np.testing.assert_allclose(np.array(kernels.gelu(view, reuse=True)), expect_gelu, rtol=1e-6, atol=1e-7)
     assert np.array_equal(np.array(view), before)
+
+
+@pytest.mark.skipif(not kernels._x86(), reason="the compiled loops run on x86 CPUs only")
+def test_short_queries_do_not_wait_for_the_loops_and_large_encodes_load_them(minilm_path, tmp_path):
+    """A one-shot short query runs on the MLX ops without importing numba (~0.6 s); a large encode, or
+    warm_up(), loads the loops; vectors agree between the two either way."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "probe.py"
+    script.write_text(
+        "import sys, json, numpy as np, mlx_embed\n"
+        f"m = mlx_embed.load({str(minilm_path)!r})\n"
+        "short = m.encode(['where is the config file'])\n"
+        "state = {'after_short': 'numba' in sys.modules}\n"
+        "m.encode(['a longer document about configuration files and where they live'] * 60)\n"
+        "state['after_large'] = 'numba' in sys.modules\n"
+        "again = m.encode(['where is the config file'])\n"
+        "state['cos'] = float((short * again).sum())\n"
+        "print(json.dumps(state))\n")
+    env = {k: v for k, v in os.environ.items() if k != "MLX_EMBED_CPU_MATH"}
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, check=True)
+    state = json.loads(out.stdout.strip().splitlines()[-1])
+    assert state["after_short"] is False and state["after_large"] is True
+    assert state["cos"] >= 0.999999  # MLX ops for the first, compiled loops for the second
+    warm = subprocess.run([sys.executable, "-c", "import sys, mlx_embed\n"
+                           f"m = mlx_embed.load({str(minilm_path)!r}); m.warm_up(); print('numba' in sys.modules)"],
+                          capture_output=True, text=True, env=env, check=True)
+    assert warm.stdout.strip().splitlines()[-1] == "True"

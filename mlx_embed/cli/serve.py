@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from .. import load
 
     model = load(args.model, dtype=args.dtype)
+    model.warm_up()  # before the first request, not during it
     settings = ServerSettings(
         served_name=args.served_model_name, strict_model=args.strict_model, api_key=args.api_key, accept_token_ids=args.accept_token_ids,
         max_inputs=args.max_inputs, max_request_bytes=int(args.max_request_mb * 2**20), max_queue=args.max_queue,

@@ -12,6 +12,8 @@ MLX_EMBED_CPU_MATH=mlx|loops overrides the choice (default: auto).
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import platform
 import warnings
@@ -24,6 +26,14 @@ import numpy as np
 from ..errors import InvalidArgumentError
 
 
+# Below this many tokens in one encode call, and until the loops are loaded, the MLX ops run: loading
+# the loops (numba's import and its compiled-code cache) costs ~0.6 s once per process, more than
+# MLX's slow element-wise ops cost a short query. `mlx-embed embed "a query"` stays at 0.35 s instead
+# of 1.0 s; long-running processes load them up front (`load_loops`), after which any size uses them.
+LOAD_LOOPS_TOKENS = 512
+_workload: contextvars.ContextVar[int | None] = contextvars.ContextVar("mlx_embed_workload", default=None)
+
+
 def cpu_loops() -> bool:
     """Whether these steps run as compiled loops (x86 CPU) or stay MLX ops."""
     setting = os.environ.get("MLX_EMBED_CPU_MATH", "auto")
@@ -34,7 +44,28 @@ def cpu_loops() -> bool:
             raise InvalidArgumentError("MLX_EMBED_CPU_MATH=loops needs numba: pip install numba "
                                        "(or unset MLX_EMBED_CPU_MATH).")
         return True
-    return mx.default_device() == mx.cpu and _x86() and _loops() is not None
+    if not (mx.default_device() == mx.cpu and _x86()):
+        return False
+    if _loops.cache_info().currsize == 0:  # not loaded yet: only for a workload worth the load
+        tokens = _workload.get()
+        if tokens is not None and tokens < LOAD_LOOPS_TOKENS:
+            return False
+    return _loops() is not None
+
+
+def load_loops() -> bool:
+    """Load the compiled loops now, where this machine runs them; whether they are on."""
+    return cpu_loops()
+
+
+@contextlib.contextmanager
+def workload(tokens: int):
+    """Within it, the forward belongs to an encode call of `tokens` tokens (see LOAD_LOOPS_TOKENS)."""
+    mark = _workload.set(tokens)
+    try:
+        yield
+    finally:
+        _workload.reset(mark)
 
 
 @lru_cache(maxsize=1)
