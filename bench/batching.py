@@ -1,5 +1,5 @@
 """The encoder's CPU settings, measured rather than guessed: batch cost model, token budget, BLAS threads
-and the NumPy/MLX choice for the transcendental steps. Same texts, same run, one subprocess each.
+and the compiled-loops/MLX choice for the element-wise steps. Same texts, same run, one subprocess each.
 
     python bench/batching.py            # real MiniLM (256 texts) + full-shape Qwen3 fixture (16 texts)
     python bench/batching.py --quick    # MiniLM only
@@ -40,6 +40,7 @@ attrs, kwargs, path, texts, task, prompt, repeats = json.loads(sys.stdin.read())
 for k, v in attrs.items():
     setattr(batching, k, v)
 model = mlx_embed.load(path)
+model.warm_up()
 kw = dict(kwargs, prompt=prompt, **({"task": task} if task else {}))
 model.encode(texts[:8], **kw)
 best = float("inf")

@@ -72,6 +72,7 @@ def worker_mlx(model_path: str, texts: list[str], task: str | None, prompt: str)
     model = mlx_embed.load(model_path)
     load_s = time.perf_counter() - t0
     kwargs = {"task": task} if task else {}
+    model.warm_up()  # as the app and the server do after loading (the CPU loops)
     model.encode(texts[:4], prompt=prompt, **kwargs)  # warm-up
     start = time.perf_counter()
     vectors = model.encode(texts, prompt=prompt, **kwargs)
@@ -119,6 +120,7 @@ def worker_unfused_vs_fused(model_path: str, texts: list[str]) -> dict:
     import mlx_embed
 
     model = mlx_embed.load(model_path)
+    model.warm_up()
     model.encode(texts[:4], task="retrieval")
     start = time.perf_counter()
     model.encode(texts, task="retrieval")

@@ -101,6 +101,7 @@ def profile_encode(model, texts: list[str], prompt: str, task: str | None, repea
     from mlx_embed.batching import DEFAULT_BATCH_TOKENS, pad, plan_batches
     from mlx_embed.pooling import finish, pool
 
+    model.warm_up()
     model.encode(texts[:4], prompt=prompt, task=task)  # warm-up (and any compilation)
     start = time.perf_counter()
     for _ in range(repeats):

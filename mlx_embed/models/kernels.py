@@ -54,8 +54,18 @@ def cpu_loops() -> bool:
 
 
 def load_loops() -> bool:
-    """Load the compiled loops now, where this machine runs them; whether they are on."""
-    return cpu_loops()
+    """Load the compiled loops now, where this machine runs them, each one run once so its machine
+    code is read from numba's cache (or compiled, the first time on a machine); whether they are on."""
+    if not cpu_loops():
+        return False
+    loops, rows = _loops(), np.ones((2, 8), np.float32)
+    loops.gelu(rows.copy())
+    loops.swiglu(rows.copy(), rows)
+    loops.rms_norm(rows.copy(), rows[0], np.float32(1e-6))
+    loops.layer_norm(rows.copy(), rows, True, rows[0], rows[0], np.float32(1e-6))
+    loops.attention_softmax(np.ones((1, 1, 2, 8), np.float32), np.float32(1.0), np.zeros((1, 1, 8), np.float32))
+    loops.rope(np.ones((1, 2, 1, 8), np.float32), rows[:, :4].copy(), rows[:, :4].copy(), np.empty((1, 1, 2, 8), np.float32))
+    return True
 
 
 @contextlib.contextmanager
