@@ -157,16 +157,6 @@ def gelu(x: mx.array, reuse: bool = False) -> mx.array:
 
 # --- softmax over the last axis ------------------------------------------------------------------
 
-def softmax(scores: mx.array) -> mx.array:
-    """Softmax over the last axis in float32; -inf entries (masked) get 0."""
-    if not _loops_ok(scores):
-        return mx.softmax(scores, axis=-1, precise=True)
-    result, out = _target(scores, reuse=False)
-    K = scores.shape[-1]
-    _loops().attention_softmax(out.reshape(1, 1, -1, K), np.float32(1.0), np.zeros((1, 1, K), np.float32))
-    return result()
-
-
 def attention_weights(scores: mx.array, scale: float, bias: np.ndarray | None) -> mx.array:
     """softmax(scale * scores + bias) over the last axis of (B, H, R, K) float32 scores (loops path),
     written over `scores`, which must be a temporary only this call reads.
