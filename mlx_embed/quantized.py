@@ -17,6 +17,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from .errors import ModelFormatError
+from .quant_recipe import setting_bits
 
 AFFINE_BITS = (2, 3, 4, 5, 6, 8)
 GROUP_SIZES = (32, 64, 128)
@@ -192,10 +193,9 @@ def describe(network: nn.Module) -> dict[str, Any] | None:
     out: dict[str, Any] = {"bits": settings[0][0], "group_size": settings[0][1], "mode": settings[0][2]}
     if len(settings) > 1:
         out["mixed"] = [{"bits": b, "group_size": g, "mode": m} for b, g, m in settings]
-    # stored bits over all linear/embedding weights: packed integers + fp16 scale and bias per group
-    # (affine), or one 8-bit scale per group (mxfp4 / nvfp4 / mxfp8)
-    weights = [(m.weight.size * 32 // m.bits, m.bits + (32 if m.mode == "affine" else 8) / m.group_size)
-               for m in layers]
+    # stored bits over all linear/embedding weights (quant_recipe.setting_bits: integers + scales, biases)
+    weights = [(m.weight.size * 32 // m.bits,
+                setting_bits({"bits": m.bits, "group_size": m.group_size, "mode": m.mode})) for m in layers]
     weights += [(m.weight.size, 16.0) for _, m in network.named_modules() if isinstance(m, (nn.Linear, nn.Embedding))]
     out["bits_per_weight"] = round(sum(n * b for n, b in weights) / sum(n for n, _ in weights), 3)
     return out | {"quantized_layers": len(layers), "float_layers": floats}
