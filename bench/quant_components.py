@@ -74,15 +74,14 @@ def main() -> None:
     hessians = conversion.input_hessians(model, linears, texts)
 
     def solved(plan: dict, parts: list[str], gptq: bool = True) -> dict[str, mx.array]:
+        """The parts' dequantized weights, quantized as convert() does (GPTQ, table clip search, else
+        round-to-nearest)."""
+        subset = {p: plan[p] for p in parts}
+        done = conversion.solve_layers(modules, subset, dict(hessians) if gptq else None, clip_tables=True)
         out = {}
-        for path in parts:
-            s = plan[path]
-            if isinstance(modules[path], nn.Linear) and gptq:
-                out[path] = back(conversion.gptq_quantize(original[path], hessians[path], s["group_size"], s["bits"]), s)
-            elif quant_recipe.role(path) == "embed":
-                out[path] = back(conversion.clip_search_quantize(original[path], s["group_size"], s["bits"]), s)
-            else:
-                out[path] = back(mx.quantize(original[path], group_size=s["group_size"], bits=s["bits"]), s)
+        for path, s in subset.items():
+            packed = done.get(path) or mx.quantize(original[path], group_size=s["group_size"], bits=s["bits"])
+            out[path] = back(packed, s)
         return out
 
     plan = quant_recipe.plan(network, "mixed", 4, 64, quant_recipe.DEFAULT_BUDGET, gains)

@@ -129,18 +129,11 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, bits: int | None 
             gains = {p: quant_recipe.table_gain(network, p, batches) for p, m in modules.items()
                      if isinstance(m, nn.Embedding) and quant_recipe.role(p) == "embed"}
         layers = quant_recipe.plan(network, recipe, bits, group_size, budget, gains)
-        solved = {}
+        hessians = None
         if calibrate is not False:
             linears = sorted(p for p, m in modules.items() if p in layers and isinstance(m, nn.Linear))
             hessians = input_hessians(model, linears, texts)
-            for path in linears:
-                setting = layers[path]
-                solved[path] = gptq_quantize(modules[path].weight, hessians.pop(path), setting["group_size"],
-                                             setting["bits"])
-        if recipe == "mixed":  # token tables: no inputs to calibrate on, so a data-free clip search
-            for path, setting in layers.items():
-                if isinstance(modules[path], nn.Embedding):
-                    solved[path] = clip_search_quantize(modules[path].weight, setting["group_size"], setting["bits"])
+        solved = solve_layers(modules, layers, hessians, clip_tables=recipe == "mixed")
         nn.quantize(network, class_predicate=lambda p, _: dict(layers[p]) if p in layers else False)
         modules = dict(network.named_modules())
         for path, (packed, scales, biases) in solved.items():
@@ -191,6 +184,21 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, bits: int | None 
             "recipe": recipe if bits is not None else None, "bits_per_weight": bpw,
             "source_weight_bytes": weight_bytes(source), "output_weight_bytes": weight_bytes(out),
             "seconds": round(time.perf_counter() - started, 2)}
+
+
+def solve_layers(modules: dict[str, nn.Module], layers: dict[str, dict[str, Any]], hessians: dict | None,
+                 clip_tables: bool) -> dict[str, tuple[mx.array, mx.array, mx.array]]:
+    """(packed, scales, biases) of the planned layers that are not plain round-to-nearest: linear layers
+    with a Hessian by GPTQ (each Hessian is popped once used: they are large), and, with clip_tables,
+    embedding tables by the data-free clip search (no inputs to calibrate them on)."""
+    solved = {}
+    for path, setting in layers.items():
+        module = modules[path]
+        if isinstance(module, nn.Linear) and hessians is not None:
+            solved[path] = gptq_quantize(module.weight, hessians.pop(path), setting["group_size"], setting["bits"])
+        elif isinstance(module, nn.Embedding) and clip_tables:
+            solved[path] = clip_search_quantize(module.weight, setting["group_size"], setting["bits"])
+    return solved
 
 
 # --- GPTQ (Frantar et al. 2022): round one input column at a time, push its error onto the columns
