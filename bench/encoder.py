@@ -77,6 +77,8 @@ def worker_mlx(model_path: str, texts: list[str], task: str | None, prompt: str)
     start = time.perf_counter()
     vectors = model.encode(texts, prompt=prompt, **kwargs)
     seconds = time.perf_counter() - start
+    # the peak of load + encode, taken before fuse_timing's bench-only copy of every adapted weight
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     ids = model.tokenizer.encode([prompt + t for t in texts], model.max_length)
     from mlx_embed.batching import DEFAULT_BATCH_TOKENS, plan_batches
 
@@ -84,7 +86,7 @@ def worker_mlx(model_path: str, texts: list[str], task: str | None, prompt: str)
     batches = plan_batches(lengths, DEFAULT_BATCH_TOKENS, 64)
     padded = sum(max(lengths[i] for i in b) * len(b) for b in batches)
     result = {"seconds": seconds, "tokens": sum(lengths), "padded_tokens": padded, "load_s": load_s,
-              "lengths": lengths}
+              "lengths": lengths, "peak_rss_mb": peak_rss_mb}
     if model.tasks:
         switch = []
         for t in list(model.tasks) * 5:
@@ -194,7 +196,7 @@ def worker_st(model_path: str, texts: list[str]) -> dict:
 def run_worker(name: str, *args) -> dict:
     code = (f"import sys, json, resource; sys.path.insert(0, {str(ROOT)!r}); from bench import encoder; "
             f"r = encoder.{name}(*json.loads(sys.stdin.read())); "
-            "r['peak_rss_mb'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; "
+            "r.setdefault('peak_rss_mb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024); "
             "print(json.dumps(r))")
     proc = subprocess.run([sys.executable, "-c", code], input=json.dumps(args), capture_output=True, text=True,
                           cwd=ROOT)

@@ -23,6 +23,7 @@ from .embedder import EmbeddingModel
 from .errors import InvalidArgumentError, ModelFormatError
 from .hub import resolve_model_path
 from .models import architecture_for
+from .models.base import Embedding
 from .pooling import POOLING_MODES
 from .tokenization import Tokenizer
 
@@ -225,13 +226,17 @@ def default_dtype() -> mx.Dtype:
     return mx.bfloat16 if on_gpu() else mx.float32
 
 
-def build_network(folder: Path, config: dict[str, Any], dtype: mx.Dtype, weights: dict[str, mx.array] | None = None
-                  ) -> nn.Module:
+def build_network(folder: Path, config: dict[str, Any], dtype: mx.Dtype, weights: dict[str, mx.array] | None = None,
+                  half_tables: bool = True) -> nn.Module:
+    """The architecture's network with the checkpoint's weights in `dtype`; half_tables: embedding
+    tables stored in half precision stay so in a float32 network (exact; `_half_tables`)."""
     arch = architecture_for(config, str(folder / "config.json"))
     network = arch.Model(arch.ModelArgs.from_config(config))
     weights = arch.sanitize(read_weights(folder) if weights is None else weights)
     quantized.apply(network, config, weights, folder)  # layers stored quantized (MLX format)
-    weights = {k: v.astype(dtype) if mx.issubdtype(v.dtype, mx.floating) else v for k, v in weights.items()}
+    tables = _half_tables(network, weights, dtype) if half_tables else {}
+    weights = {k: v.astype(dtype) if mx.issubdtype(v.dtype, mx.floating) and k not in tables else v
+               for k, v in weights.items()}
     expected = dict(_flatten(network.parameters()))
     missing = sorted(set(expected) - set(weights))
     unexpected = sorted(set(weights) - set(expected))
@@ -245,8 +250,20 @@ def build_network(folder: Path, config: dict[str, Any], dtype: mx.Dtype, weights
             raise ModelFormatError(f"Weight '{key}' in {folder} has shape {tuple(value.shape)} but config.json "
                                    f"implies {tuple(expected[key].shape)}. The checkpoint and config disagree.")
     network.load_weights(list(weights.items()), strict=True)
+    for module in tables.values():
+        object.__setattr__(module, "rows_dtype", dtype)
     network.eval()
     return network
+
+
+def _half_tables(network: nn.Module, weights: dict[str, mx.array], dtype: mx.Dtype) -> dict[str, nn.Module]:
+    """Embedding tables stored in half precision that a float32 model keeps as stored (weight key ->
+    module): their rows are converted when looked up, exactly (see models.base.Embedding)."""
+    if dtype != mx.float32:
+        return {}
+    return {f"{path}.weight": m for path, m in network.named_modules()
+            if isinstance(m, Embedding) and weights.get(f"{path}.weight") is not None
+            and weights[f"{path}.weight"].dtype in (mx.bfloat16, mx.float16)}
 
 
 def _flatten(tree: Any, prefix: str = "") -> list[tuple[str, mx.array]]:
@@ -294,8 +311,9 @@ def load(name_or_path: str | os.PathLike, dtype: str | None = None, quantize: in
         raise ModelFormatError(f"{folder} is a file; pass the model's folder (or a .gguf file).")
     config = read_json(folder / "config.json")
     mx_dtype = DTYPES[dtype] if dtype else default_dtype()
-    network = build_network(folder, config, mx_dtype)
-    if quantized.quantize_on_load(config, quantize, folder):
+    requantize = quantized.quantize_on_load(config, quantize, folder)
+    network = build_network(folder, config, mx_dtype, half_tables=not requantize)
+    if requantize:
         nn.quantize(network, group_size=64, bits=quantize,
                     class_predicate=lambda _, m: isinstance(m, (nn.Linear, nn.Embedding))
                     and m.weight.shape[-1] % 64 == 0)

@@ -575,3 +575,16 @@ def test_table_gain_is_measured_and_leaves_the_weights_alone(tmp_path):
     assert np.isfinite(gain) and gain > 0
     assert mx.array_equal(dict(model.network.named_modules())[path].weight, before)
     assert table_gain(model.network, path, []) == pytest.approx(0.3)  # no texts: the role table's value
+
+
+def test_half_precision_table_is_quantized_from_float32(tmp_path):
+    """load() keeps a bfloat16 token table as stored; convert quantizes it from float32 like every
+    other weight (scales from the float32 table, not from bfloat16 arithmetic)."""
+    folder = model_fixtures.write_jina_v5(tmp_path / "bf16", dtype="bfloat16")
+    table = mlx_embed.load(folder).network.embed_tokens.weight
+    assert table.dtype == mx.bfloat16
+    convert(folder, tmp_path / "q8", bits=8, recipe="uniform", calibrate=False, dtype="float32")
+    stored = mx.load(str(tmp_path / "q8" / "model.safetensors"))
+    _, scales, biases = mx.quantize(table.astype(mx.float32), group_size=64, bits=8)
+    assert stored["embed_tokens.scales"].dtype == mx.float32
+    assert mx.array_equal(stored["embed_tokens.scales"], scales) and mx.array_equal(stored["embed_tokens.biases"], biases)

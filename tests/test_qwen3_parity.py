@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import mlx.core as mx
 import numpy as np
 import pytest
+from mlx.utils import tree_flatten
 
 import mlx_embed
 
@@ -115,6 +117,24 @@ def test_checkpoint_dtypes_shards_and_prefixes(tmp_path, dtype, shards, prefix):
     ours = model.encode(TEXTS, task="text-matching")
     ref = qwen3_embed(folder, TEXTS, task="text-matching", prefix="Document: ")
     assert cosine_rows(ours, ref).min() >= PARITY
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_half_precision_token_table_stays_half_and_exact(tmp_path, dtype):
+    """A float32 model keeps a half-precision table as stored (half the memory): every vector equals
+    the one from a float32 copy of the table, bit for bit, and everything else is float32."""
+    folder = model_fixtures.write_jina_v5(tmp_path / "m", dtype=dtype)
+    model = mlx_embed.load(folder)
+    table = model.network.embed_tokens
+    assert table.weight.dtype == mlx_embed.loading.DTYPES[dtype] and table.rows_dtype == mx.float32
+    others = [k for k, v in tree_flatten(model.network.parameters()) if k != "embed_tokens.weight"]
+    assert others and all(v.dtype == mx.float32 for k, v in tree_flatten(model.network.parameters()) if k in others)
+    half = model.encode(TEXTS, task="clustering")
+    table.widen()
+    assert table.weight.dtype == mx.float32 and table.rows_dtype is None
+    assert np.array_equal(half, model.encode(TEXTS, task="clustering"))
+    requantized = mlx_embed.load(folder, quantize=8)  # quantized from float32 rows, as before
+    assert requantized.network.embed_tokens.scales.dtype == mx.float32
 
 
 def test_tokenizer_without_eos_post_processor(tmp_path):

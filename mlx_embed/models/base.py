@@ -89,6 +89,28 @@ class RoPE(nn.Module):
                             scale=self.scale, offset=0, freqs=self._freqs)
 
 
+class Embedding(nn.Embedding):
+    """nn.Embedding (same parameters) whose table may stay in the half precision it was stored in.
+
+    A lookup table does no arithmetic, so a bfloat16/float16 table read as float32 rows gives exactly
+    the values a float32 copy would, at half the memory (jina-v5-small's 151669-token table: 311 MB
+    saved). `loading.build_network` sets `rows_dtype` when it keeps a table so; None means the rows
+    come out in the table's own dtype."""
+
+    rows_dtype: mx.Dtype | None = None
+
+    def __call__(self, x: mx.array) -> mx.array:
+        rows = self.weight[x]
+        return rows if self.rows_dtype is None else rows.astype(self.rows_dtype)
+
+    def widen(self) -> None:
+        """Store the table in `rows_dtype` itself, for code that computes on the whole table
+        (quantizing it), not only on looked-up rows."""
+        if self.rows_dtype is not None:
+            self.weight = self.weight.astype(self.rows_dtype)
+            object.__setattr__(self, "rows_dtype", None)
+
+
 class RMSNorm(nn.RMSNorm):
     """nn.RMSNorm (same parameters), computed by `kernels.rms_norm`; reuse=True lets it write over
     x, a temporary the caller hands over."""

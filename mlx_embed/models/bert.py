@@ -14,7 +14,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ..errors import InvalidArgumentError, ModelFormatError
-from .base import BaseArgs, LayerNorm, attention, key_padding_mask
+from .base import BaseArgs, Embedding, LayerNorm, attention, key_padding_mask
 from .kernels import gelu
 
 CAUSAL = False
@@ -59,10 +59,10 @@ class ModelArgs(BaseArgs):
 class Embeddings(nn.Module):
     def __init__(self, args: ModelArgs):
         super().__init__()
-        self.word_embeddings = nn.Embedding(args.vocab_size, args.hidden_size)
-        self.position_embeddings = nn.Embedding(args.max_position_embeddings, args.hidden_size)
+        self.word_embeddings = Embedding(args.vocab_size, args.hidden_size)
+        self.position_embeddings = Embedding(args.max_position_embeddings, args.hidden_size)
         if args.type_vocab_size > 0:
-            self.token_type_embeddings = nn.Embedding(args.type_vocab_size, args.hidden_size)
+            self.token_type_embeddings = Embedding(args.type_vocab_size, args.hidden_size)
         self.LayerNorm = LayerNorm(args.hidden_size, eps=args.layer_norm_eps)
 
     def __call__(self, input_ids: mx.array) -> mx.array:

@@ -14,7 +14,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ..errors import ModelFormatError
-from .base import BaseArgs, RMSNorm, RoPE, attention, key_padding_mask, rope_settings
+from .base import BaseArgs, Embedding, RMSNorm, RoPE, attention, key_padding_mask, rope_settings
 from .kernels import gelu, swiglu
 
 CAUSAL = False
@@ -108,7 +108,7 @@ class Model(nn.Module):
     def __init__(self, args: ModelArgs):
         super().__init__()
         self.args = args
-        self.embed_tokens = nn.Embedding(args.vocab_size, args.hidden_size)
+        self.embed_tokens = Embedding(args.vocab_size, args.hidden_size)
         self.layers = [TransformerBlock(args) for _ in range(args.num_hidden_layers)]
         self.norm = RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
 
