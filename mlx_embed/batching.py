@@ -11,8 +11,9 @@ DEFAULT_BATCH_TOKENS = 8192
 # over the weights that every batch makes, which small matrix products do not hide (measured in
 # bench/batching.py).
 BATCH_OVERHEAD_TOKENS = 128
-# Attention grows with the square of the length: a token of an L-token row costs 1 + L / ATTENTION_SPAN
-# tokens of linear-layer work (about Qwen3-0.6B's and MiniLM's ratio of per-token to per-key FLOPs).
+# Attention grows with the square of the length: each slot of an L-token padded row costs L / ATTENTION_SPAN
+# tokens of linear-layer work (about Qwen3-0.6B's and MiniLM's ratio of per-token to per-key FLOPs); the
+# per-token layers cost 1 a real token and nothing a pad (they skip the pads: models.base.Packing).
 ATTENTION_SPAN = 3072
 
 
@@ -20,8 +21,8 @@ def plan_batches(lengths: Sequence[int], max_tokens: int = DEFAULT_BATCH_TOKENS,
                  max_batch_size: int | None = None) -> list[list[int]]:
     """Group indices into batches, longest first, each with at most `max_tokens` padded tokens.
 
-    The texts are sorted by length and cut into runs so that padded work plus a fixed cost per batch
-    is least (dynamic programming over the cut points): similar lengths share a batch, and a short
+    The texts are sorted by length and cut into runs so that the work (per-token layers on the real
+    tokens, attention on the padded batch) plus a fixed cost per batch is least (dynamic programming over the cut points): similar lengths share a batch, and a short
     tail never pads up to a long head. A text longer than the budget gets a batch of its own. The
     caller restores input order.
     """
@@ -30,6 +31,7 @@ def plan_batches(lengths: Sequence[int], max_tokens: int = DEFAULT_BATCH_TOKENS,
         return []
     sorted_len = np.array([lengths[i] for i in order], dtype=np.float64)
     n = len(order)
+    total = np.concatenate([[0.0], np.cumsum(sorted_len)])  # total[i]: tokens of the i longest texts
     cap = n if max_batch_size is None else max(1, max_batch_size)
     best = np.full(n + 1, np.inf)
     best[0] = 0.0
@@ -40,7 +42,9 @@ def plan_batches(lengths: Sequence[int], max_tokens: int = DEFAULT_BATCH_TOKENS,
         size = end - starts
         padded = size * longest
         fits = (padded <= max_tokens) | (size == 1)
-        cost = np.where(fits, best[starts] + padded * (1 + longest / ATTENTION_SPAN) + BATCH_OVERHEAD_TOKENS,
+        # per-token layers run on the real tokens only (models.base.Packing); attention on the padded batch
+        real = total[end] - total[starts]
+        cost = np.where(fits, best[starts] + real + padded * longest / ATTENTION_SPAN + BATCH_OVERHEAD_TOKENS,
                         np.inf)
         pick = int(np.argmin(cost))
         best[end], cut[end] = cost[pick], starts[pick]

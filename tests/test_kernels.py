@@ -14,6 +14,7 @@ import mlx.nn as nn
 
 from mlx_embed.batching import plan_batches
 from mlx_embed.models import kernels
+from mlx_embed.models.base import Packing
 
 
 @pytest.fixture
@@ -75,14 +76,39 @@ def test_rope_matches_mlx_fast_and_moves_heads_forward(loops_path, settings):
 
     if settings["freqs"] == "llama3":
         settings = {**settings, "freqs": _llama3_freqs(5e5, 64, {"factor": 8.0, "original_max_position_embeddings": 512})}
-    x = mx.random.normal((2, 1500, 3, 64), key=mx.random.key(6))  # positions up to 1500
+    tokens = Packing(mx.array([1500, 700]), 1500)  # positions up to 1500; the second text padded
+    x = mx.random.normal((2200, 3, 64), key=mx.random.key(6))  # the real tokens' rows
     rope = RoPE(64, **settings)
-    fast = rope(x)
-    plain = mx.fast.rope(x.transpose(0, 2, 1, 3), 64, traditional=False, offset=0, **settings)
+    fast = rope(x, tokens)
+    padded = tokens.unpack(x)
+    plain = mx.fast.rope(padded.transpose(0, 2, 1, 3), 64, traditional=False, offset=0, **settings)
     assert fast.shape == (2, 3, 1500, 64)
     # transformers' float32 angles and MLX's own differ by float32 rounding of position x frequency
     np.testing.assert_allclose(np.array(fast), np.array(plain), atol=2e-3)
     np.testing.assert_allclose(np.array(fast)[:, :, :64], np.array(plain)[:, :, :64], atol=2e-5)
+    assert (np.array(fast)[1, :, 700:] == 0).all() and (np.array(padded)[1, 700:] == 0).all()
+
+
+@pytest.mark.parametrize("lengths", [[5, 2, 3], [4, 4]])
+@pytest.mark.parametrize("math", ["loops", "mlx"])
+def test_token_rows_to_heads_and_back(monkeypatch, lengths, math):
+    """Packing keeps the real tokens' rows only; to_heads puts row (text, position) at [text, :,
+    position] with zeros at the pads, from_heads takes exactly those rows back, on both paths."""
+    monkeypatch.setenv("MLX_EMBED_CPU_MATH", math)
+    tokens = Packing(mx.array(lengths), max(lengths))
+    ids = mx.arange(len(lengths) * max(lengths)).reshape(len(lengths), -1)
+    rows = np.array(tokens.pack(ids))
+    expected = [b * max(lengths) + t for b, n in enumerate(lengths) for t in range(n)]
+    assert rows.tolist() == expected and np.array(tokens.positions).tolist() == [t for n in lengths for t in range(n)]
+    x = mx.random.normal((sum(lengths), 3, 8), key=mx.random.key(1))
+    heads = kernels.to_heads(x, tokens)
+    assert heads.shape == (len(lengths), 3, max(lengths), 8)
+    h = np.array(heads)
+    for i, (b, t) in enumerate((b, t) for b, n in enumerate(lengths) for t in range(n)):
+        assert np.array_equal(h[b, :, t], np.array(x[i]))
+    for b, n in enumerate(lengths):
+        assert (h[b, :, n:] == 0).all()
+    assert np.array_equal(np.array(kernels.from_heads(heads, tokens)), np.array(x).reshape(len(x), -1))
 
 
 def test_switch_between_paths(monkeypatch):
@@ -111,11 +137,13 @@ def test_model_vectors_identical_across_paths(which, jina_tiny, minilm_path, mon
     assert cos.min() >= 0.999999, cos
 
 
-def _padded(lengths, batches):
-    return sum(len(b) * max(lengths[i] for i in b) for b in batches)
+def _attention_work(lengths, batches):
+    return sum(len(b) * max(lengths[i] for i in b) ** 2 for b in batches)
 
 
 def test_batches_cut_where_padding_costs_more_than_a_batch():
+    """Per-token layers skip the pads (base.Packing), so padding costs attention work only: the plan
+    cuts where the long texts' attention would pad, not for every short text's few pads."""
     rng = np.random.default_rng(4)
     lengths = [int(n) for n in np.concatenate([rng.integers(8, 40, 60), rng.integers(200, 512, 8)])]
     batches = plan_batches(lengths, max_tokens=8192, max_batch_size=64)
@@ -123,7 +151,8 @@ def test_batches_cut_where_padding_costs_more_than_a_batch():
     assert all(len(b) <= 64 and (len(b) == 1 or len(b) * max(lengths[i] for i in b) <= 8192) for b in batches)
     # the short texts never share a batch with the long ones
     assert all(max(lengths[i] for i in b) < 200 or min(lengths[i] for i in b) >= 200 for b in batches)
-    assert _padded(lengths, batches) <= 1.15 * sum(lengths)
+    assert _attention_work(lengths, batches) <= 1.25 * sum(n * n for n in lengths)
+    assert len(batches) <= 4  # the 60 short texts are not cut up to save their pads
     # equal lengths: one full batch, no needless cuts
     assert plan_batches([128] * 64, max_tokens=8192) == [list(range(64))]
 

@@ -69,8 +69,38 @@ def _llama3_freqs(theta: float, dims: int, scaling: dict[str, Any]) -> mx.array:
     return mx.where(is_medium, smoothed, freqs)
 
 
+class Packing:
+    """Where the real tokens of a right-padded (B, L) batch sit. Every per-token layer (linear
+    layers, norms, the MLP) runs on their T rows only, no pad row computed; attention alone sees the
+    padded (B, H, L, D) layout, which `kernels.to_heads` / `from_heads` and RoPE move the rows into
+    and out of."""
+
+    def __init__(self, lengths: mx.array, length: int):
+        n = np.asarray(lengths).astype(np.int64)
+        self.batch, self.length, self.count = len(n), length, int(n.sum())
+        text = np.repeat(np.arange(len(n)), n)
+        position = np.arange(self.count) - np.repeat(np.cumsum(n) - n, n)
+        self.slots = np.stack([text, position], axis=1)  # (T, 2): each row's (text, position)
+        self.positions = mx.array(position.astype(np.int32))
+        self._rows = None if self.count == len(n) * length else mx.array((text * length + position).astype(np.int32))
+
+    def pack(self, x: mx.array) -> mx.array:
+        """(B, L, ...) -> (T, ...), the real tokens' entries in order."""
+        flat = x.reshape(self.batch * self.length, *x.shape[2:])
+        return flat if self._rows is None else flat[self._rows]
+
+    def unpack(self, x: mx.array) -> mx.array:
+        """(T, ...) -> (B, L, ...), zeros at the pads."""
+        if self._rows is not None:
+            padded = mx.zeros((self.batch * self.length, *x.shape[1:]), dtype=x.dtype)
+            padded[self._rows] = x
+            x = padded
+        return x.reshape(self.batch, self.length, *x.shape[1:])
+
+
 class RoPE(nn.Module):
-    """Rotary position embedding of (B, L, H, D) projections, returned heads first: (B, H, L, D)."""
+    """Rotary position embedding of (T, H, D) token rows, returned in the padded heads-first layout
+    attention reads: (B, H, L, D)."""
 
     def __init__(self, dims: int, base: float | None, scale: float, freqs: mx.array | None):
         super().__init__()
@@ -78,14 +108,14 @@ class RoPE(nn.Module):
         self._freqs = freqs
         self._tables: tuple[np.ndarray, np.ndarray] | None = None
 
-    def __call__(self, x: mx.array) -> mx.array:
+    def __call__(self, x: mx.array, tokens: Packing) -> mx.array:
         if kernels.cpu_loops() and x.dtype == mx.float32 and x.shape[-1] == self.dims:
-            L = x.shape[1]
+            L = tokens.length
             if self._tables is None or self._tables[0].shape[0] < L:
                 self._tables = kernels.rope_tables(1 << max(7, (L - 1).bit_length()), self.dims, self.base,
                                                    self.scale, self._freqs)
-            return kernels.rope(x, self._tables)
-        return mx.fast.rope(x.transpose(0, 2, 1, 3), self.dims, traditional=False, base=self.base,
+            return kernels.rope(x, self._tables, tokens)
+        return mx.fast.rope(tokens.unpack(x).transpose(0, 2, 1, 3), self.dims, traditional=False, base=self.base,
                             scale=self.scale, offset=0, freqs=self._freqs)
 
 

@@ -2,7 +2,8 @@
 
 word + absolute position + token_type embeddings -> LayerNorm -> N x [bidirectional attention (biases,
 key padding mask) -> residual -> LayerNorm -> GELU MLP -> residual -> LayerNorm] (post-LN). No final
-norm and no pooler: sentence-transformers pools the last layer's token states.
+norm and no pooler: sentence-transformers pools the last layer's token states. Every layer but
+attention runs on the real tokens' rows only (base.Packing).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ..errors import InvalidArgumentError, ModelFormatError
-from .base import BaseArgs, Embedding, LayerNorm, attention, key_padding_mask
-from .kernels import gelu
+from .base import BaseArgs, Embedding, LayerNorm, Packing, attention, key_padding_mask
+from .kernels import from_heads, gelu, to_heads
 
 CAUSAL = False
 
@@ -65,9 +66,8 @@ class Embeddings(nn.Module):
             self.token_type_embeddings = Embedding(args.type_vocab_size, args.hidden_size)
         self.LayerNorm = LayerNorm(args.hidden_size, eps=args.layer_norm_eps)
 
-    def __call__(self, input_ids: mx.array) -> mx.array:
-        L = input_ids.shape[1]
-        h = self.word_embeddings(input_ids) + self.position_embeddings(mx.arange(L))
+    def __call__(self, input_ids: mx.array, tokens: Packing) -> mx.array:
+        h = self.word_embeddings(tokens.pack(input_ids)) + self.position_embeddings(tokens.positions)
         if "token_type_embeddings" in self:
             # One segment per text: every token has token type 0.
             h = h + self.token_type_embeddings(mx.zeros((1,), dtype=mx.int32))
@@ -83,12 +83,11 @@ class SelfAttention(nn.Module):
         self.key = nn.Linear(args.hidden_size, args.hidden_size)
         self.value = nn.Linear(args.hidden_size, args.hidden_size)
 
-    def __call__(self, x: mx.array, key_mask: mx.array) -> mx.array:
-        B, L, _ = x.shape
-        q, k, v = (p(x).reshape(B, L, self.n_heads, -1).transpose(0, 2, 1, 3)
-                   for p in (self.query, self.key, self.value))
+    def __call__(self, x: mx.array, tokens: Packing, key_mask: mx.array) -> mx.array:
+        T = x.shape[0]
+        q, k, v = (to_heads(p(x).reshape(T, self.n_heads, -1), tokens) for p in (self.query, self.key, self.value))
         out = attention(q, k, v, scale=self.scale, causal=CAUSAL, key_mask=key_mask)
-        return out.transpose(0, 2, 1, 3).reshape(B, L, -1)
+        return from_heads(out, tokens)
 
 
 class DenseLayerNorm(nn.Module):
@@ -109,8 +108,8 @@ class AttentionBlock(nn.Module):
         self.self = SelfAttention(args)
         self.output = DenseLayerNorm(args.hidden_size, args.hidden_size, args.layer_norm_eps)
 
-    def __call__(self, x: mx.array, key_mask: mx.array) -> mx.array:
-        return self.output(self.self(x, key_mask), x)
+    def __call__(self, x: mx.array, tokens: Packing, key_mask: mx.array) -> mx.array:
+        return self.output(self.self(x, tokens, key_mask), x)
 
 
 class Intermediate(nn.Module):
@@ -130,8 +129,8 @@ class Layer(nn.Module):
         self.intermediate = Intermediate(args)
         self.output = DenseLayerNorm(args.intermediate_size, args.hidden_size, args.layer_norm_eps)
 
-    def __call__(self, x: mx.array, key_mask: mx.array) -> mx.array:
-        h = self.attention(x, key_mask)
+    def __call__(self, x: mx.array, tokens: Packing, key_mask: mx.array) -> mx.array:
+        h = self.attention(x, tokens, key_mask)
         return self.output(self.intermediate(h), h)
 
 
@@ -161,11 +160,12 @@ class Model(nn.Module):
         if L > self.args.max_position_embeddings:
             raise InvalidArgumentError(f"Input of {L} tokens is longer than this BERT's "
                                    f"{self.args.max_position_embeddings} positions; truncate it (max_length).")
+        tokens = Packing(lengths, L)
         key_mask = key_padding_mask(lengths, L)
-        h = self.embeddings(input_ids)
+        h = self.embeddings(input_ids, tokens)  # (T, D): real tokens only, except in attention
         for layer in self.encoder.layer:
-            h = layer(h, key_mask)
-        return h
+            h = layer(h, tokens, key_mask)
+        return tokens.unpack(h)
 
 
 _DROPPED = ("pooler.", "cls.", "classifier.", "embeddings.position_ids", "embeddings.token_type_ids")

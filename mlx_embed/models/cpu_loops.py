@@ -182,17 +182,42 @@ def layer_norm(x, residual, has_residual, w, b, eps):
 
 
 @_jit
-def rope(x, cos, sin, out):
-    """Rotate-half RoPE of (B, L, H, D) x into (B, H, L, D) out: the head axis moves forward in the
-    same pass. cos, sin: (>= L, D / 2) per position."""
-    B, L, H, D = x.shape
+def rope(x, slots, cos, sin, out):
+    """Rotate-half RoPE of (T, H, D) token rows x into (B, H, L, D) out, row i at its (text,
+    position) slot: the move into the padded, heads-first layout happens in the same pass.
+    cos, sin: (> max position, D / 2)."""
+    T, H, D = x.shape
     half = D // 2
-    for b in range(B):
-        for t in range(L):
-            c, s = cos[t], sin[t]
-            for h in range(H):
-                src, dst = x[b, t, h], out[b, h, t]
-                for j in range(half):
-                    x1, x2 = src[j], src[j + half]
-                    dst[j] = x1 * c[j] - x2 * s[j]
-                    dst[j + half] = x2 * c[j] + x1 * s[j]
+    for i in range(T):
+        b, t = slots[i, 0], slots[i, 1]
+        c, s = cos[t], sin[t]
+        for h in range(H):
+            src, dst = x[i, h], out[b, h, t]
+            for j in range(half):
+                x1, x2 = src[j], src[j + half]
+                dst[j] = x1 * c[j] - x2 * s[j]
+                dst[j + half] = x2 * c[j] + x1 * s[j]
+
+
+@_jit
+def to_heads(x, slots, out):
+    """(T, H, D) token rows into (B, H, L, D) out, row i at its (text, position) slot."""
+    T, H, D = x.shape
+    for i in range(T):
+        b, t = slots[i, 0], slots[i, 1]
+        for h in range(H):
+            src, dst = x[i, h], out[b, h, t]
+            for j in range(D):
+                dst[j] = src[j]
+
+
+@_jit
+def from_heads(y, slots, out):
+    """The inverse of to_heads: (B, H, L, D) y back into (T, H, D) token rows, pads dropped."""
+    T, H, D = out.shape
+    for i in range(T):
+        b, t = slots[i, 0], slots[i, 1]
+        for h in range(H):
+            src, dst = y[b, h, t], out[i, h]
+            for j in range(D):
+                dst[j] = src[j]

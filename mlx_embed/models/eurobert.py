@@ -2,7 +2,8 @@
 
 Token embeddings -> N x [RMSNorm -> GQA attention (RoPE, no causal mask, key padding mask) -> residual
 -> RMSNorm -> SwiGLU MLP -> residual] -> final RMSNorm. Unlike a decoder, every token sees the pads
-of its row unless they are masked, so the key padding mask is what makes batches exact.
+of its row unless they are masked, so the key padding mask is what makes batches exact. Every layer
+but attention runs on the real tokens' rows only (base.Packing).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ..errors import ModelFormatError
-from .base import BaseArgs, Embedding, RMSNorm, RoPE, attention, key_padding_mask, rope_settings
-from .kernels import gelu, swiglu
+from .base import BaseArgs, Embedding, Packing, RMSNorm, RoPE, attention, key_padding_mask, rope_settings
+from .kernels import from_heads, gelu, swiglu, to_heads
 
 CAUSAL = False
 
@@ -69,13 +70,13 @@ class Attention(nn.Module):
         self.o_proj = nn.Linear(self.n_heads * head_dim, args.hidden_size, bias=bias)
         self.rope = RoPE(head_dim, **args.rope)
 
-    def __call__(self, x: mx.array, key_mask: mx.array) -> mx.array:
-        B, L, _ = x.shape
-        q = self.rope(self.q_proj(x).reshape(B, L, self.n_heads, -1))  # -> (B, H, L, D)
-        k = self.rope(self.k_proj(x).reshape(B, L, self.n_kv_heads, -1))
-        v = self.v_proj(x).reshape(B, L, self.n_kv_heads, -1).transpose(0, 2, 1, 3)
+    def __call__(self, x: mx.array, tokens: Packing, key_mask: mx.array) -> mx.array:
+        T = x.shape[0]
+        q = self.rope(self.q_proj(x).reshape(T, self.n_heads, -1), tokens)  # -> (B, H, L, D)
+        k = self.rope(self.k_proj(x).reshape(T, self.n_kv_heads, -1), tokens)
+        v = to_heads(self.v_proj(x).reshape(T, self.n_kv_heads, -1), tokens)
         out = attention(q, k, v, scale=self.scale, causal=CAUSAL, key_mask=key_mask)
-        return self.o_proj(out.transpose(0, 2, 1, 3).reshape(B, L, -1))
+        return self.o_proj(from_heads(out, tokens))
 
 
 class MLP(nn.Module):
@@ -99,8 +100,8 @@ class TransformerBlock(nn.Module):
         self.post_attention_layernorm = RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
         self.mlp = MLP(args)
 
-    def __call__(self, x: mx.array, key_mask: mx.array) -> mx.array:
-        h = x + self.self_attn(self.input_layernorm(x), key_mask)
+    def __call__(self, x: mx.array, tokens: Packing, key_mask: mx.array) -> mx.array:
+        h = x + self.self_attn(self.input_layernorm(x), tokens, key_mask)
         return h + self.mlp(self.post_attention_layernorm(h))
 
 
@@ -117,11 +118,12 @@ class Model(nn.Module):
         return self.args.hidden_size
 
     def __call__(self, input_ids: mx.array, lengths: mx.array) -> mx.array:
+        tokens = Packing(lengths, input_ids.shape[1])
         key_mask = key_padding_mask(lengths, input_ids.shape[1])
-        h = self.embed_tokens(input_ids)
+        h = self.embed_tokens(tokens.pack(input_ids))  # (T, D): real tokens only, except in attention
         for layer in self.layers:
-            h = layer(h, key_mask)
-        return self.norm(h)
+            h = layer(h, tokens, key_mask)
+        return tokens.unpack(self.norm(h))
 
 
 def sanitize(weights: dict[str, mx.array]) -> dict[str, mx.array]:

@@ -64,7 +64,11 @@ def load_loops() -> bool:
     loops.rms_norm(rows.copy(), rows[0], np.float32(1e-6))
     loops.layer_norm(rows.copy(), rows, True, rows[0], rows[0], np.float32(1e-6))
     loops.attention_softmax(np.ones((1, 1, 2, 8), np.float32), np.float32(1.0), np.zeros((1, 1, 8), np.float32))
-    loops.rope(np.ones((1, 2, 1, 8), np.float32), rows[:, :4].copy(), rows[:, :4].copy(), np.empty((1, 1, 2, 8), np.float32))
+    slots, heads = np.zeros((2, 2), np.int64), np.empty((1, 1, 2, 8), np.float32)
+    slots[1, 1] = 1
+    loops.rope(np.ones((2, 1, 8), np.float32), slots, rows[:, :4].copy(), rows[:, :4].copy(), heads)
+    loops.to_heads(np.ones((2, 1, 8), np.float32), slots, heads)
+    loops.from_heads(heads, slots, np.empty((2, 1, 8), np.float32))
     return True
 
 
@@ -198,6 +202,28 @@ def layer_norm(x: mx.array, weight: mx.array | None, bias: mx.array | None, eps:
     return result()
 
 
+# --- token rows <-> padded heads-first layout (see base.Packing) ---------------------------------
+
+def to_heads(x: mx.array, tokens) -> mx.array:
+    """(T, H, D) rows of the real tokens -> (B, H, L, D), zeros at the pads, for attention."""
+    T, H, D = x.shape
+    if not _loops_ok(x):
+        return tokens.unpack(x).transpose(0, 2, 1, 3)
+    result, out = _fresh((tokens.batch, H, tokens.length, D))
+    _loops().to_heads(np.asarray(x), tokens.slots, out)
+    return result()
+
+
+def from_heads(y: mx.array, tokens) -> mx.array:
+    """(B, H, L, D) attention output -> (T, H * D) rows of the real tokens."""
+    B, H, L, D = y.shape
+    if not _loops_ok(y):
+        return tokens.pack(y.transpose(0, 2, 1, 3)).reshape(-1, H * D)
+    result, out = _fresh((tokens.count, H, D))
+    _loops().from_heads(np.asarray(y), tokens.slots, out)
+    return result().reshape(-1, H * D)
+
+
 # --- rotary position embedding (rotate-half layout), heads moved forward -------------------------
 
 def rope_tables(length: int, dims: int, base: float | None, scale: float,
@@ -212,10 +238,11 @@ def rope_tables(length: int, dims: int, base: float | None, scale: float,
     return np.cos(angles).astype(np.float32), np.sin(angles).astype(np.float32)
 
 
-def rope(x: mx.array, tables: tuple[np.ndarray, np.ndarray]) -> mx.array:
-    """(B, L, H, D) -> (B, H, L, D), each position rotated; the move of the head axis happens in the
-    same pass (MLX would copy for the transpose, then again for the rotation)."""
-    B, L, H, D = x.shape
-    result, out = _fresh((B, H, L, D))
-    _loops().rope(np.asarray(x), tables[0], tables[1], out)
+def rope(x: mx.array, tables: tuple[np.ndarray, np.ndarray], tokens) -> mx.array:
+    """(T, H, D) rows of the real tokens -> (B, H, L, D), each rotated by its position; the move
+    into the padded, heads-first layout happens in the same pass (MLX would scatter, transpose and
+    rotate in three)."""
+    T, H, D = x.shape
+    result, out = _fresh((tokens.batch, H, tokens.length, D))
+    _loops().rope(np.asarray(x), tokens.slots, tables[0], tables[1], out)
     return result()

@@ -1,8 +1,9 @@
 """Qwen3 as an encoder: the backbone of jina-embeddings-v5-text-small and Qwen3-Embedding.
 
 Token embeddings -> N x [RMSNorm -> GQA attention (q/k RMSNorm per head, RoPE, causal) -> residual
--> RMSNorm -> SwiGLU MLP -> residual] -> final RMSNorm. Batches are right-padded, so the causal mask
-alone keeps every real token away from the pads.
+-> RMSNorm -> SwiGLU MLP -> residual] -> final RMSNorm. Batches are right-padded; every layer but
+attention runs on the real tokens' rows only (base.Packing), and in attention the causal mask alone
+keeps every real token away from the pads.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Any
 import mlx.core as mx
 import mlx.nn as nn
 
-from .base import BaseArgs, Embedding, RMSNorm, RoPE, attention, rope_settings
-from .kernels import swiglu
+from .base import BaseArgs, Embedding, Packing, RMSNorm, RoPE, attention, rope_settings
+from .kernels import from_heads, swiglu, to_heads
 
 CAUSAL = True
 
@@ -53,13 +54,13 @@ class Attention(nn.Module):
         self.k_norm = RMSNorm(head_dim, eps=args.rms_norm_eps)
         self.rope = RoPE(head_dim, **args.rope)
 
-    def __call__(self, x: mx.array) -> mx.array:
-        B, L, _ = x.shape
-        q = self.rope(self.q_norm(self.q_proj(x).reshape(B, L, self.n_heads, -1), reuse=True))  # (B, H, L, D)
-        k = self.rope(self.k_norm(self.k_proj(x).reshape(B, L, self.n_kv_heads, -1), reuse=True))
-        v = self.v_proj(x).reshape(B, L, self.n_kv_heads, -1).transpose(0, 2, 1, 3)
+    def __call__(self, x: mx.array, tokens: Packing) -> mx.array:
+        T = x.shape[0]
+        q = self.rope(self.q_norm(self.q_proj(x).reshape(T, self.n_heads, -1), reuse=True), tokens)  # (B, H, L, D)
+        k = self.rope(self.k_norm(self.k_proj(x).reshape(T, self.n_kv_heads, -1), reuse=True), tokens)
+        v = to_heads(self.v_proj(x).reshape(T, self.n_kv_heads, -1), tokens)
         out = attention(q, k, v, scale=self.scale, causal=CAUSAL)
-        return self.o_proj(out.transpose(0, 2, 1, 3).reshape(B, L, -1))
+        return self.o_proj(from_heads(out, tokens))
 
 
 class MLP(nn.Module):
@@ -81,8 +82,8 @@ class TransformerBlock(nn.Module):
         self.post_attention_layernorm = RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
         self.mlp = MLP(args.hidden_size, args.intermediate_size)
 
-    def __call__(self, x: mx.array) -> mx.array:
-        h = x + self.self_attn(self.input_layernorm(x))
+    def __call__(self, x: mx.array, tokens: Packing) -> mx.array:
+        h = x + self.self_attn(self.input_layernorm(x), tokens)
         return h + self.mlp(self.post_attention_layernorm(h))
 
 
@@ -99,10 +100,11 @@ class Model(nn.Module):
         return self.args.hidden_size
 
     def __call__(self, input_ids: mx.array, lengths: mx.array) -> mx.array:
-        h = self.embed_tokens(input_ids)
+        tokens = Packing(lengths, input_ids.shape[1])
+        h = self.embed_tokens(tokens.pack(input_ids))  # (T, D): real tokens only, from here to the end
         for layer in self.layers:
-            h = layer(h)
-        return self.norm(h)
+            h = layer(h, tokens)
+        return tokens.unpack(self.norm(h))
 
 
 def sanitize(weights: dict[str, mx.array]) -> dict[str, mx.array]:
