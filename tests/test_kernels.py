@@ -174,6 +174,20 @@ def test_attention_with_scale_and_mask_in_the_softmax(loops_path, causal, padded
     np.testing.assert_allclose(np.array(fast), np.array(plain), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("L", [63, 64, 151])
+def test_causal_attention_split_at_half_the_queries(loops_path, L):
+    """From CAUSAL_SPLIT queries on, causal attention runs as two query halves, the first against the
+    first half of the keys only: the same output as the whole at once."""
+    from mlx_embed.models import base
+
+    q = mx.random.normal((2, 4, L, 16), key=mx.random.key(1)) * 3
+    k, v = mx.random.normal((2, 2, L, 16), key=mx.random.key(2)), mx.random.normal((2, 2, L, 16), key=mx.random.key(3))
+    out = base.attention(q, k, v, scale=0.25, causal=True)
+    plain = mx.fast.scaled_dot_product_attention(q, mx.repeat(k, 2, axis=1), mx.repeat(v, 2, axis=1), scale=0.25,
+                                                 mask="causal")
+    np.testing.assert_allclose(np.array(out), np.array(plain), rtol=1e-4, atol=1e-5)
+
+
 def test_blocked_long_attention_and_rows_far_below_the_block_max(loops_path, monkeypatch):
     """Query blocks (start > 0) of a long causal input, and a head whose logits dwarf the others',
     so that the other rows of its softmax block must be redone with their own maximum."""
