@@ -12,9 +12,11 @@ DEFAULT_BATCH_TOKENS = 8192
 # bench/batching.py).
 BATCH_OVERHEAD_TOKENS = 128
 # Attention grows with the square of the length: each slot of an L-token padded row costs L / ATTENTION_SPAN
-# tokens of linear-layer work (about Qwen3-0.6B's and MiniLM's ratio of per-token to per-key FLOPs); the
-# per-token layers cost 1 a real token and nothing a pad (they skip the pads: models.base.Packing).
-ATTENTION_SPAN = 3072
+# tokens of linear-layer work; the per-token layers cost 1 a real token and nothing a pad (they skip
+# the pads: models.base.Packing). In FLOPs the span would be ~3800 (Qwen3-0.6B) and ~2300 (MiniLM),
+# but attention's small products and softmax run ~4x slower per FLOP than the linear layers: timed
+# per stage (bench/profile_encoder.py), the span is 1100 and 530.
+ATTENTION_SPAN = 768
 
 
 def plan_batches(lengths: Sequence[int], max_tokens: int = DEFAULT_BATCH_TOKENS,
