@@ -200,24 +200,13 @@ def rope(x, slots, cos, sin, out):
 
 
 @_jit
-def to_heads(x, slots, out):
-    """(T, H, D) token rows into (B, H, L, D) out, row i at its (text, position) slot."""
-    T, H, D = x.shape
+def move_rows(rows, heads, slots, into_heads):
+    """Copy between (T, H, D) token rows and the padded (B, H, L, D) heads-first layout, row i at
+    its (text, position) slot: rows -> heads when into_heads, else heads -> rows (pads dropped)."""
+    T, H, D = rows.shape
     for i in range(T):
         b, t = slots[i, 0], slots[i, 1]
         for h in range(H):
-            src, dst = x[i, h], out[b, h, t]
-            for j in range(D):
-                dst[j] = src[j]
-
-
-@_jit
-def from_heads(y, slots, out):
-    """The inverse of to_heads: (B, H, L, D) y back into (T, H, D) token rows, pads dropped."""
-    T, H, D = out.shape
-    for i in range(T):
-        b, t = slots[i, 0], slots[i, 1]
-        for h in range(H):
-            src, dst = y[b, h, t], out[i, h]
+            src, dst = (rows[i, h], heads[b, h, t]) if into_heads else (heads[b, h, t], rows[i, h])
             for j in range(D):
                 dst[j] = src[j]

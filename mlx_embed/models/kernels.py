@@ -67,8 +67,7 @@ def load_loops() -> bool:
     slots, heads = np.zeros((2, 2), np.int64), np.empty((1, 1, 2, 8), np.float32)
     slots[1, 1] = 1
     loops.rope(np.ones((2, 1, 8), np.float32), slots, rows[:, :4].copy(), rows[:, :4].copy(), heads)
-    loops.to_heads(np.ones((2, 1, 8), np.float32), slots, heads)
-    loops.from_heads(heads, slots, np.empty((2, 1, 8), np.float32))
+    loops.move_rows(np.ones((2, 1, 8), np.float32), heads, slots, True)
     return True
 
 
@@ -210,7 +209,7 @@ def to_heads(x: mx.array, tokens) -> mx.array:
     if not _loops_ok(x):
         return tokens.unpack(x).transpose(0, 2, 1, 3)
     result, out = _fresh((tokens.batch, H, tokens.length, D))
-    _loops().to_heads(np.asarray(x), tokens.slots, out)
+    _loops().move_rows(np.asarray(x), out, tokens.slots, True)
     return result()
 
 
@@ -220,7 +219,7 @@ def from_heads(y: mx.array, tokens) -> mx.array:
     if not _loops_ok(y):
         return tokens.pack(y.transpose(0, 2, 1, 3)).reshape(-1, H * D)
     result, out = _fresh((tokens.count, H, D))
-    _loops().from_heads(np.asarray(y), tokens.slots, out)
+    _loops().move_rows(out, np.asarray(y), tokens.slots, False)
     return result().reshape(-1, H * D)
 
 
