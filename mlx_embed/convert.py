@@ -25,7 +25,7 @@ from mlx.utils import tree_flatten
 from . import adapters as lora
 from . import quant_recipe
 from .errors import InvalidArgumentError, MlxEmbedError
-from .models.base import Embedding
+from .models.base import widen_tables
 from .quantized import AFFINE_BITS, GROUP_SIZES
 
 DTYPES = {"float32": mx.float32, "float16": mx.float16, "bfloat16": mx.bfloat16}
@@ -111,9 +111,7 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, bits: int | None 
                                        f"{', '.join(model.tasks)}.")
 
     network = model.network
-    for module in network.modules():
-        if isinstance(module, Embedding):
-            module.widen()  # quantization and dtype conversion start from float32, as for every other weight
+    widen_tables(network)  # quantization and dtype conversion start from float32, as for every other weight
     wrappers = _unwrap_adapters(network)
     if merge_task is not None:
         for wrapper in wrappers.values():

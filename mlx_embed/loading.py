@@ -23,7 +23,7 @@ from .embedder import EmbeddingModel
 from .errors import InvalidArgumentError, ModelFormatError
 from .hub import resolve_model_path
 from .models import architecture_for
-from .models.base import Embedding
+from .models.base import Embedding, widen_tables
 from .pooling import POOLING_MODES
 from .tokenization import Tokenizer
 
@@ -226,15 +226,15 @@ def default_dtype() -> mx.Dtype:
     return mx.bfloat16 if on_gpu() else mx.float32
 
 
-def build_network(folder: Path, config: dict[str, Any], dtype: mx.Dtype, weights: dict[str, mx.array] | None = None,
-                  half_tables: bool = True) -> nn.Module:
-    """The architecture's network with the checkpoint's weights in `dtype`; half_tables: embedding
-    tables stored in half precision stay so in a float32 network (exact; `_half_tables`)."""
+def build_network(folder: Path, config: dict[str, Any], dtype: mx.Dtype, weights: dict[str, mx.array] | None = None
+                  ) -> nn.Module:
+    """The architecture's network with the checkpoint's weights in `dtype`, except embedding tables
+    stored in half precision, which stay so in a float32 network (exact; `_half_tables`)."""
     arch = architecture_for(config, str(folder / "config.json"))
     network = arch.Model(arch.ModelArgs.from_config(config))
     weights = arch.sanitize(read_weights(folder) if weights is None else weights)
     quantized.apply(network, config, weights, folder)  # layers stored quantized (MLX format)
-    tables = _half_tables(network, weights, dtype) if half_tables else {}
+    tables = _half_tables(network, weights, dtype)
     weights = {k: v.astype(dtype) if mx.issubdtype(v.dtype, mx.floating) and k not in tables else v
                for k, v in weights.items()}
     expected = dict(_flatten(network.parameters()))
@@ -311,9 +311,9 @@ def load(name_or_path: str | os.PathLike, dtype: str | None = None, quantize: in
         raise ModelFormatError(f"{folder} is a file; pass the model's folder (or a .gguf file).")
     config = read_json(folder / "config.json")
     mx_dtype = DTYPES[dtype] if dtype else default_dtype()
-    requantize = quantized.quantize_on_load(config, quantize, folder)
-    network = build_network(folder, config, mx_dtype, half_tables=not requantize)
-    if requantize:
+    network = build_network(folder, config, mx_dtype)
+    if quantized.quantize_on_load(config, quantize, folder):
+        widen_tables(network)  # quantized from float32 rows, like every other weight
         nn.quantize(network, group_size=64, bits=quantize,
                     class_predicate=lambda _, m: isinstance(m, (nn.Linear, nn.Embedding))
                     and m.weight.shape[-1] % 64 == 0)

@@ -144,6 +144,13 @@ class Embedding(nn.Embedding):
             object.__setattr__(self, "rows_dtype", None)
 
 
+def widen_tables(network: nn.Module) -> None:
+    """Every Embedding of `network` stored in its rows' dtype (`Embedding.widen`)."""
+    for module in network.modules():
+        if isinstance(module, Embedding):
+            module.widen()
+
+
 class RMSNorm(nn.RMSNorm):
     """nn.RMSNorm (same parameters), computed by `kernels.rms_norm`; reuse=True lets it write over
     x, a temporary the caller hands over."""
