@@ -24,9 +24,9 @@ def plan_batches(lengths: Sequence[int], max_tokens: int = DEFAULT_BATCH_TOKENS,
     """Group indices into batches, longest first, each with at most `max_tokens` padded tokens.
 
     The texts are sorted by length and cut into runs so that the work (per-token layers on the real
-    tokens, attention on the padded batch) plus a fixed cost per batch is least (dynamic programming over the cut points): similar lengths share a batch, and a short
-    tail never pads up to a long head. A text longer than the budget gets a batch of its own. The
-    caller restores input order.
+    tokens, attention on the padded batch) plus a fixed cost per batch is least (dynamic programming
+    over the cut points): similar lengths share a batch, and a short tail never pads up to a long head.
+    A text longer than the budget gets a batch of its own. The caller restores input order.
     """
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     if not order:
