@@ -261,7 +261,16 @@ def input_hessians(model, paths: list[str], texts: list[str], max_length: int = 
 
 
 def gptq_quantize(weight: mx.array, hessian, group_size: int, bits: int, block: int = 128, damp: float = 0.01):
-    """(packed uint32 weight, scales, biases) in MLX's affine layout, integers chosen by GPTQ."""
+    """(packed uint32 weight, scales, biases) in MLX's affine layout, integers chosen by GPTQ.
+
+    Columns are rounded in order of falling Hessian diagonal ("act-order": the input channels with the
+    largest activations first, so the error of rounding them is pushed onto channels that matter less),
+    on grids fixed beforehand from each group's original range ("static groups": a group's columns are
+    no longer contiguous in that order). On all-MiniLM-L6-v2's default mixed plan, against contiguous
+    order with grids from the columns as updated: cosine to float32 mean / min 0.99202 / 0.9751 ->
+    0.99232 / 0.9815 (docstring retrieval set and 300 held-out paragraphs); the lowest rose on both
+    retrieval sets measured, the mean by 0.0002-0.0003.
+    """
     import numpy as np
 
     w = np.array(weight.astype(mx.float32), dtype=np.float32)
@@ -272,26 +281,26 @@ def gptq_quantize(weight: mx.array, hessian, group_size: int, bits: int, block: 
     h[dead, dead] = 1.0
     w[:, dead] = 0.0
     h += damp * np.mean(np.diag(h)) * np.eye(cols)
+    grouped = w.reshape(rows, cols // group_size, group_size)
+    lows = np.minimum(grouped.min(-1), 0.0)
+    scales = np.maximum((np.maximum(grouped.max(-1), 0.0) - lows) / top, 1e-8)
+    order = np.argsort(-np.diag(h), kind="stable")
+    w, h = w[:, order], h[np.ix_(order, order)]
     try:
         hinv = np.linalg.cholesky(np.linalg.inv(h)).T.astype(np.float32)  # upper Cholesky factor of H^-1
     except np.linalg.LinAlgError:
         hinv = None
     q = np.zeros((rows, cols), dtype=np.uint32)
-    scales = np.zeros((rows, cols // group_size), dtype=np.float32)
-    biases = np.zeros_like(scales)
     for start in range(0, cols, block):
         end = min(start + block, cols)
         part = w[:, start:end].copy()
         errors = np.zeros_like(part)
         for i in range(end - start):
             col = start + i
-            if col % group_size == 0:  # this group's grid, from its columns as they are now
-                g = part[:, i:i + group_size] if i + group_size <= end - start else w[:, col:col + group_size]
-                lo, hi = np.minimum(g.min(1), 0.0), np.maximum(g.max(1), 0.0)
-                scale = np.maximum((hi - lo) / top, 1e-8)
-                scales[:, col // group_size], biases[:, col // group_size] = scale, lo
+            group = order[col] // group_size
+            lo, scale = lows[:, group], scales[:, group]
             ints = np.clip(np.round((part[:, i] - lo) / scale), 0, top)
-            q[:, col] = ints
+            q[:, order[col]] = ints
             if hinv is None:
                 continue
             err = (part[:, i] - (ints * scale + lo)) / hinv[col, col]
@@ -299,7 +308,7 @@ def gptq_quantize(weight: mx.array, hessian, group_size: int, bits: int, block: 
             errors[:, i] = err
         if hinv is not None:
             w[:, end:] -= errors @ hinv[start:end, end:]
-    return mx.array(pack(q, bits)), mx.array(scales), mx.array(biases)
+    return mx.array(pack(q, bits)), mx.array(scales), mx.array(lows)
 
 
 CLIP_SHRINKS = (1.0, 0.967, 0.933, 0.9)
