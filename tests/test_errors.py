@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import mlx_embed
-from mlx_embed.cli import main as cli
+from mlx_embed.cli import COMMANDS, main as cli
 from mlx_embed.errors import AdapterError, ModelFormatError, ModelNotFoundError
 
 from . import model_fixtures
@@ -168,3 +168,12 @@ def test_cli_info_json(jina_tiny, capsys):
     assert facts["tasks"] == list(model_fixtures.TASKS)
     assert facts["dim"] == 64 and facts["pooling"] == "lasttoken" and facts["architecture"] == "JinaEmbeddingsV5Model"
     assert facts["prompts"] == {"query": "Query: ", "document": "Document: "}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_help_renders(command, capsys):
+    """argparse formats help text only when asked (a stray % in one breaks `--help` alone)."""
+    with pytest.raises(SystemExit) as exit_info:
+        cli([command, "--help"])
+    assert exit_info.value.code == 0
+    assert f"usage: mlx-embed {command}" in capsys.readouterr().out
