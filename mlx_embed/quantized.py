@@ -167,15 +167,18 @@ def quantize_on_load(config: dict[str, Any], quantize: int | None, folder: Path)
     entry = config.get("quantization")
     if not quantize or not isinstance(entry, dict):
         return bool(quantize)
-    if entry.get("bits") != quantize:
+    # a mixed checkpoint's global entry is only its most common layer setting (5 bits for MiniLM's
+    # 4-bit recipe): the bits it was converted for, when mlx-embed wrote it, are what its user asked for
+    nominal = (config.get("mlx_embed") or {}).get("bits") or entry.get("bits")
+    if nominal != quantize:
         # A no-op, not an error: the app passes its quantize setting with whatever model is picked.
         import warnings
 
-        mixed = any(isinstance(v, dict) for v in entry.values())
-        warnings.warn(f"{folder} is already quantized ({entry.get('bits')}-bit{' mixed' if mixed else ''}), so "
-                      f"quantize={quantize} is ignored and its own quantization is used. For {quantize} bits, "
-                      f"convert the float model: mlx-embed convert FLOAT_MODEL OUT --bits {quantize}.",
-                      AlreadyQuantizedWarning, stacklevel=3)
+        widths = sorted({v["bits"] for v in entry.values() if isinstance(v, dict)} | {entry.get("bits")})
+        stored = f"{nominal}-bit" + (f" mixed, {widths[0]} to {widths[-1]} bits per layer" if len(widths) > 1 else "")
+        warnings.warn(f"{folder} is already quantized ({stored}), so quantize={quantize} is ignored and its own "
+                      f"quantization is used. For {quantize} bits, convert the float model: mlx-embed convert "
+                      f"FLOAT_MODEL OUT --bits {quantize}.", AlreadyQuantizedWarning, stacklevel=3)
     return False
 
 

@@ -420,6 +420,15 @@ def test_mixed_recipe_on_every_architecture(kind, tmp_path):
         first = model.encode(TEXTS, task="retrieval")
         assert cosines(first, model.encode(TEXTS, task="clustering")).max() < 0.999
         np.testing.assert_array_equal(first, model.encode(TEXTS, task="retrieval"))
+    import warnings
+
+    from mlx_embed.quantized import AlreadyQuantizedWarning
+
+    with warnings.catch_warnings():  # made for 4 bits, though its most common layer setting is not 4-bit
+        warnings.simplefilter("error")
+        mlx_embed.load(out, quantize=4)
+    with pytest.warns(AlreadyQuantizedWarning, match=r"already quantized \(4-bit mixed, \d to \d bits per layer\)"):
+        mlx_embed.load(out, quantize=8)
 
 
 def doc_sentences(count: int, seed: int = 0) -> list[str]:
