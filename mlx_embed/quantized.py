@@ -186,8 +186,13 @@ class AlreadyQuantizedWarning(UserWarning):
     """load(quantize=N) was given a checkpoint that is already quantized with other bits."""
 
 
-def describe(network: nn.Module) -> dict[str, Any] | None:
-    """Bits and group size of the quantized layers (for `info`), None for a float network."""
+def describe(network: nn.Module, nominal_bits: int | None = None) -> dict[str, Any] | None:
+    """Bits and group size of the quantized layers (for `info` and the app), None for a float network.
+
+    nominal_bits: the bits a mixed checkpoint was converted for (`convert --bits 4`), reported as its
+    "bits" beside the list of layer settings; without it a mixed network reports its lowest setting.
+    "summary" says it in words, e.g. "4-bit mixed (3 to 8 bits per layer), 4.50 bits per weight".
+    """
     layers = [m for _, m in network.named_modules() if isinstance(m, (nn.QuantizedLinear, nn.QuantizedEmbedding))]
     if not layers:
         return None
@@ -196,9 +201,15 @@ def describe(network: nn.Module) -> dict[str, Any] | None:
     out: dict[str, Any] = {"bits": settings[0][0], "group_size": settings[0][1], "mode": settings[0][2]}
     if len(settings) > 1:
         out["mixed"] = [{"bits": b, "group_size": g, "mode": m} for b, g, m in settings]
+        out["bits"] = nominal_bits or out["bits"]
     # stored bits over all linear/embedding weights (quant_recipe.setting_bits: integers + scales, biases)
     weights = [(m.weight.size * 32 // m.bits,
                 setting_bits({"bits": m.bits, "group_size": m.group_size, "mode": m.mode})) for m in layers]
     weights += [(m.weight.size, 16.0) for _, m in network.named_modules() if isinstance(m, (nn.Linear, nn.Embedding))]
     out["bits_per_weight"] = round(sum(n * b for n, b in weights) / sum(n for n, _ in weights), 3)
+    widths = sorted({b for b, _, _ in settings})
+    kind = (f"{out['bits']}-bit mixed ({widths[0]} to {widths[-1]} bits per layer)" if len(settings) > 1
+            else f"{out['bits']}-bit, group {out['group_size']}" + ("" if out["mode"] == "affine" else f" {out['mode']}"))
+    out["summary"] = f"{kind}, {out['bits_per_weight']:.2f} bits per weight" + (
+        f", {floats} layers float" if floats else "")
     return out | {"quantized_layers": len(layers), "float_layers": floats}

@@ -469,6 +469,16 @@ def test_model_manager_shows_model_facts(desk):
     assert "MB" in view.details["size"].text()
     assert view.use_button.text() == "In Use"
     shot(window, "model-manager")
+    # a mixed 4-bit checkpoint reads as what it is, not as its lowest layer setting or a raw dict
+    import mlx.nn as nn
+    from mlx_embed import quantized
+
+    net = nn.Sequential(nn.Linear(64, 64), nn.Linear(64, 64))
+    nn.quantize(net, class_predicate=lambda path, _: {"bits": 4 if path.endswith("0") else 8, "group_size": 64})
+    view._show_facts({**view.facts, "quantization": quantized.describe(net, 4)})
+    assert view.details["quant"].text() == "4-bit mixed (4 to 8 bits per layer), 6.50 bits per weight"
+    shot(window, "model-manager-quantized")
+    view._show_facts(view.facts)
     window.show_page("search")
     view_s = window.views["search"]
     view_s.field.setText("bzip2 compression")

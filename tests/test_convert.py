@@ -407,7 +407,9 @@ def test_mixed_recipe_on_every_architecture(kind, tmp_path):
     for path, setting in overrides.items():  # every override is a real module path, built as written
         layer = layers[path].linear if isinstance(layers[path], LoRALinear) else layers[path]
         assert (layer.bits, layer.group_size) == (setting["bits"], setting["group_size"]), path
-    assert model.describe()["quantization"]["bits_per_weight"] == pytest.approx(summary["bits_per_weight"], abs=0.01)
+    described = model.describe()["quantization"]
+    assert described["bits_per_weight"] == pytest.approx(summary["bits_per_weight"], abs=0.01)
+    assert described["bits"] == 4 and described["summary"].startswith("4-bit mixed ("), described
     rebuilt = dict(tree_flatten(_mlx_lm_rebuild(out).parameters()))
     mine = dict(tree_flatten(model.network.parameters()))
     assert {k for k in rebuilt} == {k.replace(".linear.", ".") for k in mine if ".linear." in k or "lora" not in k} \
