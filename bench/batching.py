@@ -12,12 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench import run_json_worker  # noqa: E402
 
 # name -> (module attributes of mlx_embed.batching, encode keyword arguments, environment)
 SETTINGS = {
@@ -60,12 +60,8 @@ print(json.dumps({"seconds": best, "tokens": sum(map(len, ids)), "padded": padde
 
 def run(setting: tuple, path: str, texts: list[str], task: str | None, prompt: str, repeats: int) -> dict:
     attrs, kwargs, env = setting
-    proc = subprocess.run([sys.executable, "-c", WORKER], input=json.dumps([attrs, kwargs, path, texts, task, prompt,
-                                                                            repeats]),
-                          capture_output=True, text=True, cwd=ROOT, env={**os.environ, **env})
-    if proc.returncode:
-        raise RuntimeError(proc.stderr[-2000:])
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_json_worker(WORKER, [attrs, kwargs, path, texts, task, prompt, repeats], ROOT,
+                           env={**os.environ, **env}, what=f"setting {attrs or kwargs or env}")
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench import run_json_worker  # noqa: E402
 CACHE = Path(os.environ.get("MLX_EMBED_BENCH_CACHE", "/tmp/mlx-embed-bench"))
 
 
@@ -198,11 +199,7 @@ def run_worker(name: str, *args) -> dict:
             f"r = encoder.{name}(*json.loads(sys.stdin.read())); "
             "r.setdefault('peak_rss_mb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024); "
             "print(json.dumps(r))")
-    proc = subprocess.run([sys.executable, "-c", code], input=json.dumps(args), capture_output=True, text=True,
-                          cwd=ROOT)
-    if proc.returncode:
-        raise RuntimeError(f"{name} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_json_worker(code, args, ROOT, what=name)
 
 
 def cli_first_vector_s(model_path: Path) -> float:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench import run_json_worker  # noqa: E402
 
 PROBE = """
 import json, resource, sys, time
@@ -46,11 +47,7 @@ print(json.dumps({"load_peak_mb": loaded, "peak_mb": peak(), "encode_s": time.pe
 
 
 def probe(root: Path, model: str, task: str, prompt: str, texts: list[str]) -> dict:
-    proc = subprocess.run([sys.executable, "-c", PROBE, str(root), model, task, prompt], input=json.dumps(texts),
-                          capture_output=True, text=True, cwd=root)
-    if proc.returncode:
-        raise SystemExit(f"probe failed in {root}:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_json_worker(PROBE, texts, root, (str(root), model, task, prompt), what="probe")
 
 
 def main() -> None:
