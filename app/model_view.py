@@ -291,10 +291,8 @@ class ModelView(QWidget):
         d["tasks"].setText(", ".join(tasks) if tasks else ("any (one set of weights)" if "dim" in facts else "—"))
         d["precision"].setText(str(facts.get("dtype", "—")))
         q = facts.get("quantization") or facts.get("quantize")
-        if isinstance(q, dict):
-            q = q.get("summary") or f"{q.get('bits')}-bit"
-        elif isinstance(q, int):
-            q = f"{q}-bit (on load)"
+        if isinstance(q, dict):  # quantized.describe's
+            q = q["summary"]
         d["quant"].setText(str(q) if q else ("none" if "dim" in facts else "—"))
         d["max"].setText(str(facts.get("max_length", "—")))
 

@@ -90,7 +90,7 @@ class EmbeddingModel:
             "tasks": list(self.tasks), "default_task": self.default_task, "merged_task": self.profile.merged_task,
             "prompts": self.prompts, "default_prompt_name": self.default_prompt_name,
             "dtype": str(self.dtype).removeprefix("mlx.core."), "quantize": self.quantize,
-            "quantization": quantized.describe(self.network, (self.config.get("mlx_embed") or {}).get("bits")),
+            "quantization": quantized.describe(self.network, quantized.nominal_bits(self.config)),
             "device": str(mx.default_device()), "blas": _blas.describe(),
             "cpu_math": "loops" if kernels.cpu_loops() else "mlx", "memory_bytes": self.memory_bytes(),
         }

@@ -162,14 +162,20 @@ def _check_shapes(path: str, module: nn.Module, p: dict[str, Any], weights: dict
                                 f"{shape}. The quantization entry does not match the weights.")
 
 
+def nominal_bits(config: dict[str, Any]) -> int | None:
+    """The bits a checkpoint is known by: those it was converted for when mlx-embed wrote it, else its
+    global `quantization` entry's. A mixed checkpoint's global entry is only its most common layer
+    setting (5 bits for MiniLM's 4-bit recipe), not what its user asked for."""
+    entry = config.get("quantization")
+    return (config.get("mlx_embed") or {}).get("bits") or (entry.get("bits") if isinstance(entry, dict) else None)
+
+
 def quantize_on_load(config: dict[str, Any], quantize: int | None, folder: Path) -> bool:
     """Whether `load(quantize=...)` should still quantize: not if the checkpoint already is."""
     entry = config.get("quantization")
     if not quantize or not isinstance(entry, dict):
         return bool(quantize)
-    # a mixed checkpoint's global entry is only its most common layer setting (5 bits for MiniLM's
-    # 4-bit recipe): the bits it was converted for, when mlx-embed wrote it, are what its user asked for
-    nominal = (config.get("mlx_embed") or {}).get("bits") or entry.get("bits")
+    nominal = nominal_bits(config)
     if nominal != quantize:
         # A no-op, not an error: the app passes its quantize setting with whatever model is picked.
         import warnings
