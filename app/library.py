@@ -1,4 +1,5 @@
-"""The app's thin adapter over the mlx_embed library: every action the app takes goes through here.
+"""The app's thin adapter over the mlx_embed library: models (choose, download, load), organising
+(clustering, classification, label sets, file actions) and passage_html; the open index is app.index_handle.
 
 Nothing in this module decides anything about models, indexes or clusters; it names the library calls
 the views need and turns their callbacks into plain Python callables the workers can wire to signals.
@@ -36,10 +37,6 @@ MODEL_CHOICES = [
                 "Tiny English model, 384 dims: quick on any machine.", 90),
 ]
 DEFAULT_MODEL = MODEL_CHOICES[0].repo
-
-
-class DownloadCancelled(MlxEmbedError):
-    """The user cancelled a model download."""
 
 
 def offline_mode() -> bool:
@@ -162,49 +159,7 @@ def describe_model(model) -> dict:
     return facts
 
 
-# --- index -------------------------------------------------------------------------------------------
-@dataclass
-class Hit:
-    """One search result as the views show it."""
-
-    path: Path
-    name: str
-    kind: str | None
-    modified: float | None
-    score: float
-    passage_html: str              # the best passage, HTML-escaped, matched words in <b>
-    page: int | None = None
-    matched: tuple[str, ...] = ()
-
-
-@dataclass
-class FolderStatus:
-    path: Path
-    files: int
-    indexed: int
-    failed: int
-    pending: int
-    updated: float | None
-    state: str
-    problems: list                 # [(path, reason)] of files that are not indexed (failed or skipped)
-    skipped: int = 0
-    summary: str = ""              # the library's accounting line, as the CLI and `index status` print it
-
-
-@dataclass
-class RunSummary:
-    stats: object
-    text: str
-
-
-def _index_class():
-    try:
-        from mlx_embed.index import Index
-    except ImportError:
-        from mlx_embed.index.engine import Index
-    return Index
-
-
+# --- search results in app terms ----------------------------------------------------------------------
 def passage_html(passage, max_chars: int = 400) -> str:
     """A library Passage as one line of HTML with its highlight spans in <b> (everything else escaped)."""
     from html import escape
@@ -218,186 +173,6 @@ def passage_html(passage, max_chars: int = 400) -> str:
     out.append(escape(text[pos:]))
     html = " ".join("".join(out).split())
     return html if len(html) <= max_chars * 2 else html[: max_chars * 2] + "…"
-
-
-class IndexHandle:
-    """The open index (mlx_embed.index.Index) with the few calls the views make, in app terms."""
-
-    def __init__(self, index, settings_key: tuple):
-        self.ix = index
-        self.settings_key = settings_key
-        self._folders_cache: list[Path] = [f.path for f in index.folders()]
-
-    @property
-    def path(self) -> Path:
-        return self.ix.path
-
-    # folders
-    def folders(self) -> list[Path]:
-        return list(self._folders_cache)
-
-    def add_folder(self, path) -> Path:
-        p = self.ix.add_folder(path)
-        self._folders_cache = [f.path for f in self.ix.folders()]
-        return p
-
-    def remove_folder(self, path) -> int:
-        n = self.ix.remove_folder(path)
-        self._folders_cache = [f.path for f in self.ix.folders()]
-        return n
-
-    def folder_status(self) -> list[FolderStatus]:
-        status = self.ix.status(max_failures=100_000)
-        self._folders_cache = [f.path for f in status.folders]
-        per = _per_folder_problems(self.ix, status)
-        running = status.run is not None
-        out = []
-        for f in status.folders:
-            problems = per.get(str(f.path), [])
-            if f.scanned is None:
-                state = "waiting" if not running else "scanning"
-            elif f.pending:
-                state = f"{f.pending} to do"
-            else:
-                state = "up to date"
-            out.append(FolderStatus(f.path, f.files, f.indexed, f.failed, f.pending, f.scanned, state,
-                                    [(p, reason) for p, reason, _ in problems], f.skipped, f.summary()))
-        return out
-
-    def needs_run(self) -> bool:
-        """True when the last run did not finish or work is queued (the next start resumes it)."""
-        status = self.ix.status(max_failures=0)
-        return bool(status.counts.get("pending")) or any(f.scanned is None for f in status.folders) or \
-            bool((status.last_run or {}).get("cancelled"))
-
-    # indexing
-    def index_loop(self, ctx, watch: bool, rebuild: bool = False, interval: float = 5.0) -> None:
-        """Bring the index up to date (re-embedding everything if `rebuild`), then, if `watch`, keep
-        following changes (mlx_embed.index.watch) until cancelled. Each finished run is reported as
-        ctx.partial(RunSummary); progress goes to ctx.report; pause blocks in the progress callback."""
-
-        def progress(p):
-            ctx.wait_while_paused()
-            if p.phase == "scan":
-                ctx.report(0, 0, f"Looking for new and changed files… {p.files_done:,} found", extra="scan")
-            elif p.phase == "index":
-                name = Path(p.current).name if p.current else ""
-                ctx.report(p.files_done, p.files_total, f"Indexing {p.files_done:,} of {p.files_total:,} files"
-                           + (f" · {name}" if name else ""), eta=p.eta_seconds, extra="index")
-
-        def finished(stats):
-            if not stats.cancelled:
-                ctx.partial(RunSummary(stats, _summary_text(stats, self.ix.status(max_failures=0).summary())),
-                            check=False)
-
-        if rebuild:
-            finished(self.ix.rebuild(progress=progress, cancel=ctx.cancel_event, low_priority=True))
-        if watch:
-            from mlx_embed.index.watch import watch as follow
-
-            follow(self.ix, interval=interval, cancel=ctx.cancel_event, on_run=finished, progress=progress)
-        elif not rebuild:
-            finished(self.ix.run(progress=progress, cancel=ctx.cancel_event, low_priority=True))
-
-    def model_mismatch(self, model) -> str | None:
-        """A message if the index holds vectors of another model (a re-index is needed), else None."""
-        from mlx_embed.index.embedding import model_identity, same_model
-
-        recorded = self.ix.model_identity
-        if recorded is None:
-            return None
-        current = model_identity(model)
-        if same_model(recorded, current):
-            return None
-        return (f"Your index was built with {recorded.get('name')} ({recorded.get('dim')}-d), not the model now "
-                f"chosen, {current.get('name')}. Vectors of two models never mix: re-index with the new model "
-                "(your files are not touched), or go back to the old model in the model manager.")
-
-    # search
-    def search(self, query: str, k: int = 20, folder=None, kinds=None, modified_after=None) -> list[Hit]:
-        results = self.ix.search(query, k=k, folder=folder, kinds=kinds, modified_after=modified_after, passages=1)
-        hits = []
-        for r in results:
-            best = r.passages[0] if r.passages else None
-            hits.append(Hit(Path(r.path), Path(r.path).name, r.kind, r.modified, float(r.score),
-                            passage_html(best) if best is not None else "", best.page if best is not None else None,
-                            tuple(r.matched)))
-        return hits
-
-    def close(self) -> None:
-        self.ix.close()
-
-
-def _summary_text(stats, accounting: str) -> str:
-    """What the run changed, then where every file stands (the library's line, as the CLI prints it)."""
-    parts = []
-    if stats.indexed:
-        parts.append(f"{stats.indexed:,} indexed")
-    if stats.touched or stats.unchanged:
-        parts.append(f"{stats.unchanged + stats.touched:,} unchanged")
-    if stats.moved:
-        parts.append(f"{stats.moved:,} moved")
-    if stats.copied:
-        parts.append(f"{stats.copied:,} copies")
-    if stats.deleted:
-        parts.append(f"{stats.deleted:,} removed")
-    return ("Up to date" + (": " + ", ".join(parts) if parts else "") + f" ({stats.seconds:.1f} s). "
-            + accounting[0].upper() + accounting[1:] + ".")
-
-
-def _per_folder_problems(ix, status) -> dict[str, list]:
-    """folder -> [(path, reason, status)] of the entries that are skipped or failed."""
-    rows = [(str(p), reason, st) for p, reason, st in ix.problems()]
-    folders = sorted((str(f.path) for f in status.folders), key=len, reverse=True)
-    out: dict[str, list] = {}
-    for path, reason, st in rows:
-        owner = next((f for f in folders if path == f or path.startswith(f.rstrip(os.sep) + os.sep)), None)
-        if owner is not None:
-            out.setdefault(owner, []).append((path, reason, st))
-    return out
-
-
-def open_index(location: str | None, model, settings) -> IndexHandle:
-    """Open (or create) the index at `location` (None: the platform's app-data folder) for `model`."""
-    Index = _index_class()
-    dim = settings.matryoshka_dim or None
-    if dim is not None and dim >= model.dim:
-        dim = None
-    kwargs = dict(max_size=settings.max_file_mb * 1024 * 1024, excludes=settings.excludes)
-    index = Index(location, model, **kwargs)
-    # Vector settings are fixed when an index is created: a change means a new index.
-    wanted = (dim, settings.precision == "binary")
-    have = (index.settings.vector_dim, index.settings.binary)
-    if wanted != have:
-        if index.model_identity is None and not index.folders():
-            index.close()
-            _delete_index_files(index.path)
-            index = Index(location, model, vector_dim=dim, binary=wanted[1], **kwargs)
-        else:   # the existing index decides; Settings shows what it holds (a change there rebuilds)
-            settings.matryoshka_dim = have[0] or 0
-            settings.precision = "binary" if have[1] else "float16"
-    return IndexHandle(index, (index.settings.vector_dim, index.settings.binary))
-
-
-def recreate_index(handle: IndexHandle, location: str | None, model, settings) -> IndexHandle:
-    """A new empty index with the current vector settings and the same folders (everything re-embeds)."""
-    folders = handle.folders()
-    path = handle.path
-    handle.close()
-    _delete_index_files(path)
-    new = open_index(location, model, settings)
-    for f in folders:
-        if Path(f).is_dir():
-            new.add_folder(f)
-    return new
-
-
-def _delete_index_files(db_path: Path) -> None:
-    for p in (db_path, db_path.with_name(db_path.name + "-wal"), db_path.with_name(db_path.name + "-shm")):
-        try:
-            p.unlink()
-        except FileNotFoundError:
-            pass
 
 
 # --- organising: clustering and classification --------------------------------------------------------

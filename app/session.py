@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from . import library
+from . import index_handle, library
 from .config import AppSettings
 from .workers import Runner
 
@@ -26,10 +26,10 @@ class Session(QObject):
     model_failed = Signal(str)
     model_mismatch = Signal(str)                # the index holds another model's vectors: offer a re-index
     index_changed = Signal()                    # the index was (re)opened, reset, or its folders changed
-    folders_changed = Signal(list)              # [library.FolderStatus]
+    folders_changed = Signal(list)              # [index_handle.FolderStatus]
     indexing_started = Signal()
-    indexing_progress = Signal(object)          # workers.Progress
-    indexing_finished = Signal(object)          # library.RunSummary, or None when stopped/failed
+    indexing_progress = Signal(object)          # workers.TaskProgress
+    indexing_finished = Signal(object)          # index_handle.RunSummary, or None when stopped/failed
     indexing_paused = Signal(bool)
     error = Signal(str, str)                    # message (says what to do), where ("index", "search", ...)
     info = Signal(str)
@@ -40,7 +40,7 @@ class Session(QObject):
         self.runner = Runner(self, max_threads=4)              # search, model, clustering, admin
         self.index_runner = Runner(self, max_threads=2)        # indexing and watching (low-priority threads)
         self.model = None
-        self.index: library.IndexHandle | None = None
+        self.index: index_handle.IndexHandle | None = None
         self._run_active = False
         self.last_summary = None
         self.runs_finished = 0
@@ -79,10 +79,10 @@ class Session(QObject):
             if old is not None:
                 self.index_runner.wait_idle("index", 30)
             if recreate and old is not None:
-                return library.recreate_index(old, location, model, settings)
+                return index_handle.recreate_index(old, model, settings)
             if old is not None:
                 old.close()
-            handle = library.open_index(location, model, settings)
+            handle = index_handle.open_index(location, model, settings)
             handle.folder_status()  # warm the folder list
             return handle
 

@@ -37,15 +37,17 @@ class Cancelled(Exception):
 
 
 class WorkerSignals(QObject):
-    progress = Signal(int, object)     # request id, Progress
+    progress = Signal(int, object)     # request id, TaskProgress
     partial = Signal(int, object)      # request id, partial result
     finished = Signal(int, object)     # request id, result
     failed = Signal(int, str)          # request id, message a user can act on
     cancelled = Signal(int)            # request id
 
 
-class Progress:
-    """done/total (total 0 = unknown), a short message and an ETA in seconds when it can be guessed."""
+class TaskProgress:
+    """A task's progress as the views show it: done/total (total 0 = unknown), a short message, an ETA in
+    seconds when it can be guessed, and `extra` (e.g. the index run's phase). The library's own progress
+    records (mlx_embed.index.RunProgress) are turned into these by the task."""
 
     __slots__ = ("done", "total", "message", "eta", "extra")
 
@@ -53,7 +55,7 @@ class Progress:
         self.done, self.total, self.message, self.eta, self.extra = done, total, message, eta, extra
 
     def __repr__(self) -> str:
-        return f"Progress({self.done}/{self.total} {self.message!r})"
+        return f"TaskProgress({self.done}/{self.total} {self.message!r})"
 
 
 class Context:
@@ -103,7 +105,7 @@ class Context:
         now = time.monotonic()
         if now - self._last_emit >= 0.05 or (total and done >= total):
             self._last_emit = now
-            self._task.emit("progress", Progress(done, total, message, eta, extra))
+            self._task.emit("progress", TaskProgress(done, total, message, eta, extra))
 
     def check(self) -> None:
         """Raise Cancelled if cancelled; wait here while paused."""
@@ -119,7 +121,7 @@ class Context:
             self._last_emit = now
             elapsed = now - self._started
             eta = elapsed / done * (total - done) if total and done and elapsed > 1 else None
-            self._task.emit("progress", Progress(done, total, message, eta, extra))
+            self._task.emit("progress", TaskProgress(done, total, message, eta, extra))
 
     def partial(self, payload: Any, check: bool = True) -> None:
         if check:

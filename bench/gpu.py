@@ -391,7 +391,7 @@ def section_long(folder: Path, tokens: int, dtypes: list[str]) -> dict[str, Any]
 
 def section_search(rows: int, n_queries: int, gpu: bool, k: int = 10) -> dict[str, Any]:
     from bench.search import DIM, queries_from, synthetic
-    from mlx_embed.index.search import VectorIndex, _best
+    from mlx_embed.index.search.vectors import VectorIndex, _best
 
     vectors16 = synthetic(rows, DIM)
     qs = queries_from(vectors16, n_queries)

@@ -109,7 +109,7 @@ def bench_core(sizes: list[int]) -> list[dict]:
 
 def bench_end_to_end(n: int, dim: int = 384) -> dict:
     """A whole hybrid query on a real index file with n synthetic chunks (the query vector given)."""
-    from mlx_embed.index.indexer import encode_vectors
+    from mlx_embed.index.store import encode_vectors
     from mlx_embed.index.search import Searcher
     from mlx_embed.index.store import Store
 

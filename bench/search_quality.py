@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 import mlx_embed  # noqa: E402  (OpenBLAS before mlx)
 from bench import search_devset as devset  # noqa: E402
 from mlx_embed.index import Index  # noqa: E402
-from mlx_embed.index import search as S  # noqa: E402
+from mlx_embed.index.search import fusion as S  # noqa: E402
 
 MODES = ("hybrid", "dense", "keyword")
 BASELINES = ("plain BM25", "plain dense")

@@ -22,6 +22,7 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeySequence  # noqa: E40
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app import library  # noqa: E402
+from mlx_embed.index import Index  # noqa: E402
 from app.config import AppSettings  # noqa: E402
 from app.main import build, start  # noqa: E402
 
@@ -507,7 +508,7 @@ def test_quit_during_indexing_resumes_next_start(qapp, minilm_path, tmp_path, mo
     session.pause_indexing(True)  # holds the indexer where it is (so this machine's speed does not matter)
     session.shutdown()            # what Quit does: stop at a safe point, close the index
     window.close()
-    first = library._index_class()(tmp_path / "index").status()
+    first = Index(tmp_path / "index").status()
     done_first = first.counts["indexed"]
     assert 0 < done_first < len(files), first.counts
     assert first.counts["pending"] == len(files) - done_first

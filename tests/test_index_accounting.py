@@ -102,7 +102,7 @@ def test_every_entry_has_a_state_and_every_screen_the_same_counts(tmp_path, jina
     assert numbers(capsys.readouterr().out) == [want, want]
 
     # the app's Folders rows read the same library numbers (app/library.py has no Qt import)
-    from app.library import IndexHandle
+    from app.index_handle import IndexHandle
 
     (row,) = IndexHandle(Index(tmp_path / "ix"), ()).folder_status()
     assert (row.files, row.indexed, row.pending, row.skipped, row.failed) == want[:5]

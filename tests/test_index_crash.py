@@ -125,6 +125,7 @@ def test_kill_minus_nine_at_random_points(tmp_path, jina_tiny):
 def test_exception_inside_a_write_rolls_back(tmp_path, jina_tiny, monkeypatch, point):
     """The same guarantee in-process: an error in the middle of a transaction leaves the old state."""
     from mlx_embed.index import indexer as indexer_module
+    from mlx_embed.index.store import codec as codec_module
 
     folder = tmp_path / "docs"
     folder.mkdir()
@@ -139,14 +140,14 @@ def test_exception_inside_a_write_rolls_back(tmp_path, jina_tiny, monkeypatch, p
         write_doc(folder / f"d{i}.txt", rng)
     calls = {"n": 0}
     if point == "flush":
-        original = indexer_module.encode_vectors
+        original = codec_module.encode_vectors
 
         def boom(vectors, binary):
             calls["n"] += 1
             blobs = original(vectors, binary)
             return blobs[:-1]  # one vector short: the insert loop fails half-way through the transaction
 
-        monkeypatch.setattr(indexer_module, "encode_vectors", boom)
+        monkeypatch.setattr(codec_module, "encode_vectors", boom)
     else:
         original = indexer_module.discover
 
@@ -175,7 +176,7 @@ def real_folder(folder: Path, model, seconds: float) -> int:
     """Copy stdlib modules (real text, not man pages) until their chunks take about `seconds` to embed
     on this machine, measured now (a loaded CI box gets fewer files, so the test time stays flat)."""
     from mlx_embed.index.chunk import chunk_text
-    from mlx_embed.index.embedding import Encoder
+    from mlx_embed.index.chunk_encoder import ChunkEncoder as Encoder
 
     enc = Encoder(model)
     stdlib = Path(os.__file__).parent

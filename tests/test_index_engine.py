@@ -450,8 +450,8 @@ def test_watch_picks_up_changes(tmp_path, model, docs):
 
 def test_vector_core_paths_agree(monkeypatch):
     """The exact float32 path, the bits-prefilter + float16 path and the binary path (bench/search.py)."""
-    from mlx_embed.index import search
-    from mlx_embed.index.search import VectorIndex
+    from mlx_embed.index.search import vectors as search
+    from mlx_embed.index.search.vectors import VectorIndex
 
     monkeypatch.setattr(search, "COARSE_MIN", 1000)  # exercise the coarse 256-bit pass at 512 bits
     rng = np.random.default_rng(0)

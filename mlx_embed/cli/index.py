@@ -86,20 +86,23 @@ def _run_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def open_index(args: argparse.Namespace, create: bool = True, **settings):
-    from ..index import Index
-    from ..index.store import resolve_db_path
+    """The one Index a command works on (use it as a context manager: `with open_index(args) as ix`).
 
-    if not create and not resolve_db_path(args.index).exists():
+    With no --model (and no MLX_EMBED_MODEL), the model the index was built with; a command that takes
+    --model falls back to DEFAULT_MODEL while the index has none yet."""
+    from ..index import Index
+
+    if not create and not Index.locate(args.index).exists():
         from ..errors import MlxEmbedError
 
-        raise MlxEmbedError(f"No index at {resolve_db_path(args.index)}. Create one with `mlx-embed index add FOLDER`.")
+        raise MlxEmbedError(f"No index at {Index.locate(args.index)}. Create one with `mlx-embed index add FOLDER`.")
     model = getattr(args, "model", None) or os.environ.get("MLX_EMBED_MODEL") or None
-    ix = Index(args.index, model=model, create=create, **settings)
-    if model is None and ix.model_identity is None and getattr(args, "model", "absent") is None:
+    fallback = None
+    if model is None and getattr(args, "model", "absent") is None:
         from . import DEFAULT_MODEL
 
-        ix = Index(args.index, model=DEFAULT_MODEL, create=create, **settings)
-    return ix
+        fallback = DEFAULT_MODEL
+    return Index(args.index, model=model, create=create, fallback_model=fallback, **settings)
 
 
 class Bars:
@@ -152,13 +155,7 @@ def _do_run(ix, args, rebuild: bool = False) -> int:
                    "chunks": st.chunks}, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        # What this run changed, then where every file stands: the same line `index status` prints.
-        parts = [f"{stats.indexed} indexed", f"{stats.chunks_embedded} chunks embedded"]
-        for key in ("moved", "copied", "touched", "deleted"):
-            if getattr(stats, key):
-                parts.append(f"{getattr(stats, key)} {key}")
-        print(f"{'Stopped' if stats.cancelled else 'Done'}: {', '.join(parts)} in {stats.seconds:.1f}s.", file=sys.stderr)
-        print(f"Index: {st.summary()}; {st.chunks} chunks.", file=sys.stderr)
+        print(ix.run_summary(stats, st), file=sys.stderr)   # the words the app shows too
         if st.counts["failed"]:
             error(f"{st.counts['failed']} files could not be read: see `mlx-embed index status`.")
     return 0
@@ -169,24 +166,22 @@ def run_add(args: argparse.Namespace) -> int:
                                        include_hidden=args.hidden,
                                        max_size=int(args.max_size * 2**20) if args.max_size else None).items()
                 if v is not None}
-    ix = open_index(args, **settings)
-    added = [ix.add_folder(p, args.exclude) for p in args.paths]
-    if not args.json:
-        for p in added:
-            print(f"Added {p}", file=sys.stderr)
-    if args.no_run:
-        if args.json:
-            json.dump({"added": [str(p) for p in added]}, sys.stdout)
-            sys.stdout.write("\n")
-        return 0
-    return _do_run(ix, args)
+    with open_index(args, **settings) as ix:
+        added = [ix.add_folder(p, args.exclude) for p in args.paths]
+        if not args.json:
+            for p in added:
+                print(f"Added {p}", file=sys.stderr)
+        if args.no_run:
+            if args.json:
+                json.dump({"added": [str(p) for p in added]}, sys.stdout)
+                sys.stdout.write("\n")
+            return 0
+        return _do_run(ix, args)
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    ix = open_index(args, create=False)
-    removed = {}
-    for p in args.paths:
-        removed[p] = ix.remove_folder(p)
+    with open_index(args, create=False) as ix:
+        removed = {p: ix.remove_folder(p) for p in args.paths}
     if args.json:
         json.dump({"removed": removed}, sys.stdout)
         sys.stdout.write("\n")
@@ -197,18 +192,19 @@ def run_remove(args: argparse.Namespace) -> int:
 
 
 def run_update(args: argparse.Namespace) -> int:
-    return _do_run(open_index(args, create=False), args)
+    with open_index(args, create=False) as ix:
+        return _do_run(ix, args)
 
 
 def run_rebuild(args: argparse.Namespace) -> int:
-    return _do_run(open_index(args, create=False), args, rebuild=True)
+    with open_index(args, create=False) as ix:
+        return _do_run(ix, args, rebuild=True)
 
 
 def run_watch(args: argparse.Namespace) -> int:
     from ..index.indexer import lower_priority
     from ..index.watch import watch
 
-    ix = open_index(args, create=False)
     if not args.normal_priority:
         lower_priority(whole_process=True)
     cancel = threading.Event()
@@ -222,7 +218,8 @@ def run_watch(args: argparse.Namespace) -> int:
 
     bars = Bars(not args.quiet and not args.json and sys.stderr.isatty())
     try:
-        watch(ix, interval=args.interval, cancel=cancel, on_run=report, progress=bars, low_priority=False)
+        with open_index(args, create=False) as ix:
+            watch(ix, interval=args.interval, cancel=cancel, on_run=report, progress=bars, low_priority=False)
     except KeyboardInterrupt:
         cancel.set()
         bars.close()
@@ -240,9 +237,9 @@ def _duration(seconds: float | None) -> str:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    ix = open_index(args, create=False)
-    st = ix.status(max_failures=args.failures)
-    check = ix.check() if args.check else None
+    with open_index(args, create=False) as ix:
+        st = ix.status(max_failures=args.failures)
+        check = ix.check() if args.check else None
     if args.json:
         d = st.to_dict()
         if check is not None:

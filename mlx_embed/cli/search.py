@@ -50,10 +50,11 @@ def parse_when(value: str | None) -> datetime | None:
 
 def run(args: argparse.Namespace) -> int:
     query = " ".join(args.query)
-    ix = open_index(args, create=False)
-    t0 = time.perf_counter()
-    results = ix.search(query, k=args.limit, folder=args.folder, kinds=args.kinds, modified_after=parse_when(args.after),
-                        modified_before=parse_when(args.before), mode=args.mode, passages=max(1, args.passages))
+    with open_index(args, create=False) as ix:
+        t0 = time.perf_counter()
+        results = ix.search(query, k=args.limit, folder=args.folder, kinds=args.kinds,
+                            modified_after=parse_when(args.after), modified_before=parse_when(args.before),
+                            mode=args.mode, passages=max(1, args.passages))
     elapsed = time.perf_counter() - t0
     if args.json:
         json.dump({"query": query, "seconds": round(elapsed, 4), "results": [r.to_dict() for r in results]},

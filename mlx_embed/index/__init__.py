@@ -14,11 +14,23 @@
     ix.vectors_for_files(paths, task="retrieval") -> {path: (n_chunks, d)}; ix.file_vectors(paths, task)
     ix.rebuild()                           # re-embed everything with the given model
     ix.check()                             # integrity report (PRAGMA integrity_check, FTS, orphans)
+    ix.problems_by_folder()                # {folder: [(path, reason, status)]} of skipped / failed entries
+    ix.run_summary(stats)                  # what a run did and where every file stands, in words
+    ix = ix.recreate(model=None, **settings)   # delete the file, a new empty index with the same folders
+    with Index(...) as ix: ...             # closes it; Index.locate(path) -> the database file
 
-Pieces, one concern each: discover (walk folders), extract/ (one module per format), chunk (token
-windows with character ranges), embedding (model identity, document/query encoding), store (SQLite:
-WAL, schema version + migrations, FTS5), indexer (persistent queue, incremental, resumable), search
-(dense + BM25 + names, reciprocal rank fusion), watch (keep the index current).
+Modules, one concern each (lowest first):
+    store/          the SQLite file: schema + migrations, every SQL statement, the vector blob codec
+    discover        walk folders (ignore files, system folders, hidden, excludes)
+    extract/        one module per format: text of a file (PDF, Office, HTML, RTF, mail, plain)
+    chunk           token windows with character ranges
+    model_identity  which model made the vectors (fingerprint): two models' vectors never mix
+    chunk_encoder   ChunkEncoder: chunks and queries to vectors (retrieval task and prompts)
+    indexer         the run: persistent queue, incremental, resumable (RunProgress, RunStats, Settings)
+    search/         query parsing, the vector core, fusion, results, and the Searcher that joins them
+    status          FolderInfo, IndexStatus and their wording (accounting_line, describe_run)
+    engine          Index: the one object the CLI and the app use; it owns the index's life
+    watch           keep the index current (poll, settle, re-run)
 
 Errors: ModelMismatchError (exit 5: the index holds another model's vectors: `index rebuild`),
 IndexFormatError (exit 4: damaged or newer index file), extract.ExtractionError (per file, recorded).
@@ -29,12 +41,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .engine import FolderInfo, Index, IndexStatus
-    from .indexer import Progress, RunStats
+    from .engine import Index
+    from .indexer import RunProgress, RunStats
     from .search import Passage, SearchResult
+    from .status import FolderInfo, IndexStatus
     from .store import IndexFormatError, ModelMismatchError
 
-_EXPORTS = {"Index": "engine", "IndexStatus": "engine", "FolderInfo": "engine", "Progress": "indexer",
+_EXPORTS = {"Index": "engine", "IndexStatus": "status", "FolderInfo": "status", "RunProgress": "indexer",
             "RunStats": "indexer", "SearchResult": "search", "Passage": "search",
             "ModelMismatchError": "store", "IndexFormatError": "store", "default_index_dir": "store"}
 

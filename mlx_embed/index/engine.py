@@ -1,103 +1,41 @@
-"""`Index`: the one object the CLI and the app use (see the package docstring for the API)."""
+"""`Index`: the one object the CLI and the app use (see the package docstring for the API).
+
+It ties the store, the indexer, the chunk encoder and the searcher together, checks that the model is
+the one the vectors were made with, and owns the index's life: create, recreate with new settings,
+run, rebuild, status (with per-folder problems and a run's summary in words), close.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import InvalidArgumentError
-from .embedding import Encoder, describe, folder_fingerprint, model_identity, same_model
-from .indexer import Indexer, Progress, RunStats, Settings, lower_priority
-from .search import SearchResult, Searcher
-from .store import ModelMismatchError, Store
-
-
-STATES = ("indexed", "pending", "skipped", "failed")
-
-
-def accounting_line(counts: dict[str, int], ignored: int = 0) -> str:
-    """The one wording of where every entry stands: the CLI summary after add/update, `index status`
-    and the app's Folders screen all print this, so their numbers always agree.
-
-    indexed: searchable; pending: queued for embedding; skipped: deliberately not embedded (too large,
-    binary or unsupported type, broken symlink, second link to a listed file, empty, FIFO...); failed:
-    could not be read (permission, damaged or encrypted file, unreadable folder). `ignored` entries were
-    left out by rule (hidden, system folders, ignore files, excludes) and are counted, not listed."""
-    total = sum(counts.get(k, 0) for k in STATES)
-    text = f"{total:,} files: " + ", ".join(f"{counts.get(k, 0):,} {k}" for k in STATES)
-    if ignored:
-        text += f"; {ignored:,} more left out by rule (hidden, system folders, ignore files, excludes)"
-    return text
-
-
-@dataclass
-class FolderInfo:
-    path: Path
-    excludes: list[str]
-    files: int                      # every entry with a state: indexed + pending + skipped + failed
-    indexed: int
-    scanned: float | None
-    pending: int = 0
-    skipped: int = 0
-    failed: int = 0
-    ignored: int = 0                # left out by rule at the last scan (not stored per file)
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return {k: getattr(self, k) for k in STATES}
-
-    def summary(self) -> str:
-        return accounting_line(self.counts, self.ignored)
-
-
-@dataclass
-class IndexStatus:
-    path: Path
-    model: dict[str, Any] | None
-    settings: dict[str, Any]
-    folders: list[FolderInfo]
-    counts: dict[str, int]                 # files by status: pending, indexed, skipped, failed
-    chunks: int
-    failures: list[tuple[str, str]]        # (path, reason) of failed files and unreadable folders
-    skipped_reasons: dict[str, int]        # reason -> count
-    run: dict[str, Any] | None             # the run in progress (pid, phase, done, total, eta_seconds), if any
-    last_run: dict[str, Any] | None
-    size_bytes: int = 0
-    kinds: dict[str, int] = field(default_factory=dict)
-    ignored: int = 0                       # entries left out by rule at the last scan
-
-    def summary(self) -> str:
-        return accounting_line(self.counts, self.ignored)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["summary"] = self.summary()
-        for f, info in zip(d["folders"], self.folders):
-            f["summary"] = info.summary()
-        d["path"] = str(self.path)
-        for f in d["folders"]:
-            f["path"] = str(f["path"])
-        d["failures"] = [{"path": p, "reason": r} for p, r in self.failures]
-        return d
+from .chunk_encoder import ChunkEncoder
+from .indexer import Indexer, RunProgress, RunStats, Settings, lower_priority
+from .model_identity import describe, folder_fingerprint, model_identity, same_model
+from .search import SearchResult, Searcher, parse_query
+from .status import FolderInfo, IndexStatus, describe_run
+from .store import ModelMismatchError, Store, delete_index_files, resolve_db_path
 
 
 class Index:
     """A search index over folders, stored in one SQLite file.
 
     model: a model folder / repo id (loaded when first needed), a loaded EmbeddingModel, or None to use
-    the model the index was built with. Settings apply when the index is created (later: stored ones).
+    the model the index was built with (`fallback_model` when it has none yet). Settings apply when the
+    index is created (later: stored ones). A context manager: `with Index(...) as ix:` closes it.
     """
 
     def __init__(self, path: str | os.PathLike | None = None, model=None, *, create: bool = True,
-                 chunk_tokens: int | None = None, overlap: int | None = None, vector_dim: int | None = None,
+                 fallback_model: str | None = None, chunk_tokens: int | None = None, overlap: int | None = None, vector_dim: int | None = None,
                  binary: bool | None = None, max_size: int | None = None, include_hidden: bool | None = None,
                  excludes: Iterable[str] | None = None):
         self.store = Store(path, create=create)
@@ -118,12 +56,32 @@ class Index:
             self.store.set("settings", asdict(settings))
         self.settings = settings
         self._model_arg = model
+        self._fallback_model = fallback_model
         self._model = None
-        self._encoder: Encoder | None = None
+        self._encoder: ChunkEncoder | None = None
         self._searcher = Searcher(self.store, binary=settings.binary)
         self._lock = threading.RLock()
 
     # --- model ----------------------------------------------------------------------------------
+    @staticmethod
+    def locate(path: str | os.PathLike | None = None) -> Path:
+        """The database file an index location names (a folder, a .db file, None: the default one)."""
+        return resolve_db_path(path)
+
+    def recreate(self, model=None, **settings) -> "Index":
+        """Close this index, delete its file, and return a new empty one at the same place with the same
+        folders (those that still exist, with their excludes). `model`: None keeps this index's model
+        argument; `settings` as for Index() (the vector settings may differ: everything re-embeds)."""
+        folders = [(f.path, f.excludes) for f in self.folders()]
+        self.close()
+        delete_index_files(self.path)
+        new = Index(self.path, self._model_arg if model is None else model, fallback_model=self._fallback_model,
+                    **settings)
+        for path, excludes in folders:
+            if path.is_dir():
+                new.add_folder(path, excludes)
+        return new
+
     @property
     def model_identity(self) -> dict[str, Any] | None:
         return self.store.get("model")
@@ -162,13 +120,13 @@ class Index:
         arg = self._model_arg
         if arg is None:
             recorded = self.model_identity
-            if recorded is None:
+            if recorded is None and self._fallback_model is None:
                 raise InvalidArgumentError("This index has no model yet: pass a model (--model).")
-            arg = recorded["path"]
+            arg = recorded["path"] if recorded is not None else self._fallback_model
         if isinstance(arg, (str, os.PathLike)):
             from ..loading import load
 
-            return load(arg, download=False) if _accepts_download() else load(arg)
+            return load(arg, download=False)
         return arg
 
     def check_model_loaded(self) -> None:
@@ -180,11 +138,16 @@ class Index:
                 f"{describe(model_identity(self._model))}. Run `mlx-embed index rebuild --model "
                 f"{self._model.path}` to re-embed everything with it.")
 
+    def made_with(self, model) -> bool:
+        """Whether the index's vectors (if any yet) are this loaded model's."""
+        recorded = self.model_identity
+        return recorded is None or same_model(recorded, model_identity(model))
+
     @property
-    def encoder(self) -> Encoder:
+    def encoder(self) -> ChunkEncoder:
         with self._lock:
             if self._encoder is None:
-                self._encoder = Encoder(self.model, self.settings.chunk_tokens, self.settings.vector_dim)
+                self._encoder = ChunkEncoder(self.model, self.settings.chunk_tokens, self.settings.vector_dim)
             return self._encoder
 
     def _claim_model(self) -> None:
@@ -203,49 +166,39 @@ class Index:
             raise InvalidArgumentError(f"{p} does not exist.")
         if not p.is_dir():
             raise InvalidArgumentError(f"{p} is not a folder: add the folder that holds it.")
-        with self.store.write() as db:
-            db.execute("INSERT INTO folders(path, excludes, added) VALUES (?, ?, ?) "
-                       "ON CONFLICT(path) DO UPDATE SET excludes = excluded.excludes",
-                       (str(p), json.dumps(list(excludes)), time.time()))
+        self.store.add_folder(str(p), list(excludes))
         return p
 
     def remove_folder(self, path: str | os.PathLike) -> int:
         """Forget a folder and everything found in it (files also under another folder move there)."""
         p = str(Path(os.path.abspath(os.path.expanduser(str(path)))))
-        db = self.store.db
-        row = db.execute("SELECT id FROM folders WHERE path = ?", (p,)).fetchone()
-        if row is None:
+        n = self.store.remove_folder(p)
+        if n is None:
             raise InvalidArgumentError(f"{p} is not an indexed folder (see `mlx-embed index status`).")
-        others = [(r[0], r[1]) for r in db.execute("SELECT id, path FROM folders WHERE id != ? ORDER BY length(path) DESC",
-                                                   (row[0],))]
-        with self.store.write():
-            for oid, opath in others:
-                if opath.startswith(p + os.sep):
-                    esc = opath.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                    db.execute("UPDATE files SET folder_id = ? WHERE folder_id = ? AND path LIKE ? ESCAPE '\\'",
-                               (oid, row[0], esc + os.sep + "%"))
-            n = db.execute("SELECT coalesce(sum(chunks), 0), count(*) FROM files WHERE folder_id = ?", (row[0],)).fetchone()
-            db.execute("DELETE FROM files WHERE folder_id = ?", (row[0],))
-            db.execute("DELETE FROM folders WHERE id = ?", (row[0],))
-            self.store.bump(deleted=n[0])
-        return n[1]
+        return n
 
     def folders(self) -> list[FolderInfo]:
         """Each folder with the state of every entry in it (an unreadable subfolder counts as failed)."""
-        rows = self.store.db.execute(
-            "SELECT d.path, d.excludes, d.scanned, d.ignored, count(f.id), "
-            + ", ".join(f"coalesce(sum(f.status = '{k}'), 0)" for k in STATES)
-            + " FROM folders d LEFT JOIN files f ON f.folder_id = d.id GROUP BY d.id ORDER BY d.path")
-        return [FolderInfo(Path(r[0]), json.loads(r[1]), r[4], r[5], r[2], pending=r[6], skipped=r[7], failed=r[8],
-                           ignored=r[3]) for r in rows]
+        return [FolderInfo(Path(r["path"]), r["excludes"], r["files"], r["indexed"], r["scanned"], pending=r["pending"],
+                           skipped=r["skipped"], failed=r["failed"], ignored=r["ignored"]) for r in self.store.folder_rows()]
 
     def problems(self) -> list[tuple[Path, str, str]]:
         """(path, reason, status) of every entry that is skipped or failed, by path."""
-        return [(Path(r[0]), r[1] or "", r[2]) for r in self.store.db.execute(
-            "SELECT path, reason, status FROM files WHERE status IN ('failed', 'skipped') ORDER BY path")]
+        return [(Path(p), reason, status) for p, reason, status in self.store.problems()]
+
+    def problems_by_folder(self, folders: list[FolderInfo] | None = None) -> dict[Path, list[tuple[Path, str, str]]]:
+        """folder -> (path, reason, status) of its skipped or failed entries (each under its innermost
+        folder; `folders`: this index's folders() if you have them already)."""
+        roots = sorted((str(f.path) for f in (folders if folders is not None else self.folders())), key=len, reverse=True)
+        out: dict[Path, list[tuple[Path, str, str]]] = {}
+        for path, reason, status in self.store.problems():
+            owner = next((f for f in roots if path == f or path.startswith(f.rstrip(os.sep) + os.sep)), None)
+            if owner is not None:
+                out.setdefault(Path(owner), []).append((Path(path), reason, status))
+        return out
 
     # --- indexing -------------------------------------------------------------------------------
-    def run(self, progress: Callable[[Progress], None] | None = None, cancel: threading.Event | None = None,
+    def run(self, progress: Callable[[RunProgress], None] | None = None, cancel: threading.Event | None = None,
             low_priority: bool = False, scan: bool = True) -> RunStats:
         """Bring the index up to date: scan the folders, then embed the queue. Resumable and cancellable."""
         if low_priority:
@@ -273,15 +226,7 @@ class Index:
             if self._model is None:
                 self._model = self._load_model()  # no identity check: replacing the model is the point
             self._encoder = None
-        with self.store.write() as db:
-            n = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
-            db.execute("DELETE FROM chunks")
-            db.execute("DELETE FROM staged")
-            db.execute("UPDATE files SET status = 'pending', reason = NULL, hash = NULL, chunks = 0, indexed_at = NULL "
-                       "WHERE is_dir = 0")
-            db.execute("DELETE FROM files WHERE is_dir = 1")
-            db.execute("DELETE FROM meta WHERE key = 'model'")
-            self.store.bump(deleted=n)
+        self.store.reset_all()
         return self.run(progress, cancel, low_priority)
 
     # --- file actions ---------------------------------------------------------------------------
@@ -290,44 +235,11 @@ class Index:
 
         A destination outside every indexed folder removes it from the index. Returns False if `old`
         was not indexed."""
-        old_p = os.path.abspath(os.path.expanduser(str(old)))
-        new_p = os.path.abspath(os.path.expanduser(str(new)))
-        db = self.store.db
-        folders = [(r[0], r[1]) for r in db.execute("SELECT id, path FROM folders ORDER BY length(path) DESC")]
-        owner = lambda p: next((fid for fid, fp in folders if p == fp or p.startswith(fp + os.sep)), None)  # noqa: E731
-        esc = old_p.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        rows = db.execute("SELECT id, path, chunks FROM files WHERE path = ? OR path LIKE ? ESCAPE '\\'",
-                          (old_p, esc + os.sep + "%")).fetchall()
-        if not rows:
-            return False
-        with self.store.write():
-            deleted = 0
-            for fid, path, chunks in rows:
-                target = new_p + path[len(old_p):]
-                folder = owner(target)
-                db.execute("DELETE FROM files WHERE path = ? AND id != ?", (target, fid))
-                if folder is None:
-                    db.execute("DELETE FROM files WHERE id = ?", (fid,))
-                    deleted += chunks
-                    continue
-                try:
-                    st = os.stat(target)
-                    db.execute("UPDATE files SET path = ?, folder_id = ?, mtime_ns = ? WHERE id = ?",
-                               (target, folder, st.st_mtime_ns, fid))
-                except OSError:
-                    db.execute("UPDATE files SET path = ?, folder_id = ? WHERE id = ?", (target, folder, fid))
-            self.store.bump(deleted=deleted)
-        return True
+        return self.store.move_path(os.path.abspath(os.path.expanduser(str(old))),
+                                    os.path.abspath(os.path.expanduser(str(new))))
 
     def remove_file(self, path: str | os.PathLike) -> bool:
-        p = os.path.abspath(os.path.expanduser(str(path)))
-        with self.store.write() as db:
-            row = db.execute("SELECT chunks FROM files WHERE path = ?", (p,)).fetchone()
-            if row is None:
-                return False
-            db.execute("DELETE FROM files WHERE path = ?", (p,))
-            self.store.bump(deleted=row[0])
-        return True
+        return self.store.remove_path(os.path.abspath(os.path.expanduser(str(path))))
 
     # --- search ---------------------------------------------------------------------------------
     def search(self, query: str, k: int = 10, folder=None, kinds=None, modified_after=None, modified_before=None,
@@ -337,15 +249,15 @@ class Index:
             raise InvalidArgumentError("Empty query.")
         if k < 1:
             raise InvalidArgumentError(f"k={k}: ask for at least one result.")
+        parsed = parse_query(query)
         qvec = None
         if mode != "keyword":
             if self.model_identity is None:
                 mode = "keyword" if mode == "hybrid" else mode  # nothing embedded yet
             else:
-                from .search import parse_query
-
-                qvec = self.encoder.query(parse_query(query)[2])
-        return self._searcher.search(query, qvec, k, folder, kinds, modified_after, modified_before, mode, passages)
+                qvec = self.encoder.query(parsed.text)
+        return self._searcher.search(query, qvec, k, folder, kinds, modified_after, modified_before, mode, passages,
+                                     parsed=parsed)
 
     def warm(self) -> None:
         """Load the vectors (and the model) now, so the first search is fast."""
@@ -373,13 +285,10 @@ class Index:
         files not indexed (or with no chunks) are left out. Binary indexes give +-1/sqrt(d) vectors."""
         self._check_task(task)
         out: dict[Path, np.ndarray] = {}
-        db = self.store.db
         for p in paths:
-            ap = os.path.abspath(os.path.expanduser(str(p)))
-            rows = db.execute("SELECT v.vec FROM files f JOIN chunks c ON c.file_id = f.id JOIN vectors v ON "
-                              "v.chunk_id = c.id WHERE f.path = ? AND f.status = 'indexed' ORDER BY c.seq", (ap,)).fetchall()
-            if rows:
-                out[Path(p)] = self._decode([r[0] for r in rows])
+            vectors = self.store.file_vectors(os.path.abspath(os.path.expanduser(str(p))), self.settings.binary)
+            if vectors is not None:
+                out[Path(p)] = vectors
         return out
 
     def file_vectors(self, paths: Iterable[str | os.PathLike] | None = None, task: str = "retrieval"
@@ -387,8 +296,7 @@ class Index:
         """One normalised vector per indexed file (the mean of its chunk vectors): (paths, (n, d))."""
         self._check_task(task)
         if paths is None:
-            paths = [r[0] for r in self.store.db.execute("SELECT path FROM files WHERE status = 'indexed' AND chunks > 0 "
-                                                         "ORDER BY path")]
+            paths = self.store.indexed_paths()
         per = self.vectors_for_files(paths, task)
         names = list(per)
         if not names:
@@ -397,33 +305,22 @@ class Index:
         mat /= np.maximum(np.linalg.norm(mat, axis=1, keepdims=True), 1e-12)
         return names, mat.astype(np.float32)
 
-    def _decode(self, blobs: list[bytes]) -> np.ndarray:
-        if self.settings.binary:
-            bits = np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(len(blobs), -1)
-            signs = np.unpackbits(bits, axis=1).astype(np.float32) * 2 - 1
-            return signs / np.sqrt(signs.shape[1])
-        return np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(blobs), -1).astype(np.float32)
-
     # --- status ---------------------------------------------------------------------------------
     def status(self, max_failures: int = 50) -> IndexStatus:
-        db = self.store.db
         folders = self.folders()
         counts = {s: sum(f.counts[s] for f in folders) for s in ("pending", "indexed", "skipped", "failed")}
-        failures = [(r[0], r[1]) for r in db.execute(
-            "SELECT path, reason FROM files WHERE status = 'failed' ORDER BY is_dir DESC, path LIMIT ?", (max_failures,))]
-        skipped = {r[0] or "?": r[1] for r in db.execute(
-            "SELECT reason, count(*) FROM files WHERE status = 'skipped' GROUP BY reason ORDER BY count(*) DESC")}
-        kinds = {r[0] or "?": r[1] for r in db.execute(
-            "SELECT kind, count(*) FROM files WHERE status = 'indexed' GROUP BY kind ORDER BY count(*) DESC")}
         run = self.store.get("run")
         if run and not _alive(run.get("pid")):
             run = None
-        size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
         return IndexStatus(path=self.path, model=self.model_identity, settings=asdict(self.settings),
                            folders=folders, counts=counts, ignored=sum(f.ignored for f in folders),
-                           chunks=db.execute("SELECT count(*) FROM chunks").fetchone()[0],
-                           failures=failures, skipped_reasons=skipped, run=run, last_run=self.store.get("last_run"),
-                           size_bytes=size, kinds=kinds)
+                           chunks=self.store.chunk_count(), failures=self.store.failures(max_failures),
+                           skipped_reasons=self.store.skipped_reasons(), run=run, last_run=self.store.get("last_run"),
+                           size_bytes=self.store.size_bytes(), kinds=self.store.indexed_kinds())
+
+    def run_summary(self, stats: RunStats, status: IndexStatus | None = None) -> str:
+        """What a run did, then where every file stands: the words the CLI and the app both show."""
+        return describe_run(stats, status if status is not None else self.status(max_failures=0))
 
     def check(self) -> dict[str, Any]:
         return self.store.check()
@@ -447,10 +344,3 @@ def _alive(pid) -> bool:
     except (OSError, ValueError):
         return False
 
-
-def _accepts_download() -> bool:
-    import inspect
-
-    from ..loading import load
-
-    return "download" in inspect.signature(load).parameters

@@ -1,7 +1,9 @@
 """The indexing run: scan folders into a persistent work queue, then embed the queue file by file.
 
     Indexer(store, settings, encoder=None).scan(progress, cancel) -> RunStats
-    Indexer(...).process(progress, cancel) -> RunStats        (needs an Encoder)
+    Indexer(...).process(progress, cancel) -> RunStats        (needs a ChunkEncoder)
+    RunProgress (what a run reports as it goes), RunStats (what it did), Settings (an index's settings),
+    lower_priority (background CPU priority for a run)
 
 The queue is the files table itself: the scan marks new and changed files `pending` (size + mtime
 differ); processing takes pending files in order, hashes each, and
@@ -44,7 +46,7 @@ RUN_REPORT_SECONDS = 1.0
 
 
 @dataclass
-class Progress:
+class RunProgress:
     phase: str                      # "scan", "index" or "done"
     files_done: int = 0
     files_total: int = 0
@@ -124,12 +126,6 @@ def file_hash(path: Path) -> str:
     return h.hexdigest()
 
 
-def encode_vectors(vectors: np.ndarray, binary: bool) -> list[bytes]:
-    if binary:
-        return [row.tobytes() for row in np.packbits(vectors > 0, axis=1)]
-    return [row.tobytes() for row in vectors.astype(np.float16)]
-
-
 def lower_priority(whole_process: bool = False) -> None:
     """Run at background priority: this thread (the app's worker) or the whole process (the CLI)."""
     try:
@@ -163,28 +159,22 @@ class Indexer:
              cancel: threading.Event | None = None) -> RunStats:
         stats = RunStats()
         t0 = time.perf_counter()
-        db = self.store.db
-        folders = db.execute("SELECT id, path, excludes FROM folders ORDER BY length(path) DESC").fetchall()
-        import json
-
-        for folder in folders:
+        store = self.store
+        for folder_id, folder_path, folder_excludes in store.scan_folders():
             if cancel is not None and cancel.is_set():
                 stats.cancelled = True
                 break
-            known = {r["path"]: r for r in db.execute(
-                "SELECT id, path, size, mtime_ns, status, reason, is_dir, hash, chunks FROM files WHERE folder_id = ?",
-                (folder["id"],))}
+            known = store.folder_entries(folder_id)
             # a file under a nested registered folder belongs to the innermost one (scanned first)
-            others = {r[0] for r in db.execute("SELECT path FROM files WHERE folder_id != ?", (folder["id"],))}
+            others = store.paths_elsewhere(folder_id)
             seen: set[str] = set()
             error_dirs: list[str] = []
             new_ids: list[int] = []
             ignored = 0
             pending_writes = 0
-            self.store.db.execute("BEGIN IMMEDIATE")
-            try:
-                excludes = self.settings.excludes + json.loads(folder["excludes"])
-                for cand in discover([folder["path"]], excludes, self.settings.max_size, self.settings.include_hidden,
+            with store.write():
+                excludes = self.settings.excludes + folder_excludes
+                for cand in discover([folder_path], excludes, self.settings.max_size, self.settings.include_hidden,
                                      report_all=True):
                     if cancel is not None and cancel.is_set():
                         stats.cancelled = True
@@ -202,12 +192,10 @@ class Indexer:
                     row = known.get(path)
                     status = scan_status(cand)
                     if row is None:
-                        cur = db.execute(
-                            "INSERT INTO files(path, folder_id, kind, size, mtime_ns, status, reason, is_dir) "
-                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                            (path, folder["id"], cand.kind, cand.size, cand.mtime_ns, status, cand.skip, int(cand.is_dir)))
+                        file_id = store.add_entry(path, folder_id, cand.kind, cand.size, cand.mtime_ns, status,
+                                                  cand.skip, cand.is_dir)
                         if status == "pending":
-                            new_ids.append(cur.lastrowid)
+                            new_ids.append(file_id)
                             stats.new += 1
                         elif status == "skipped":
                             stats.skipped += 1
@@ -216,17 +204,13 @@ class Indexer:
                         pending_writes += 1
                     elif cand.is_dir:
                         if row["reason"] != cand.skip:
-                            db.execute("UPDATE files SET reason = ? WHERE id = ?", (cand.skip, row["id"]))
+                            store.set_reason(row["id"], cand.skip)
                     elif row["size"] != cand.size or row["mtime_ns"] != cand.mtime_ns or (
                             cand.skip and (row["status"] != status or row["reason"] != cand.skip)) or (
                             not cand.skip and row["status"] == "skipped" and _discovery_reason(row["reason"])):
-                        db.execute("UPDATE files SET size = ?, mtime_ns = ?, kind = ?, status = ?, reason = ? "
-                                   "WHERE id = ?", (cand.size, cand.mtime_ns, cand.kind, status, cand.skip, row["id"]))
+                        store.update_entry(row["id"], cand.size, cand.mtime_ns, cand.kind, status, cand.skip)
                         if cand.skip and row["chunks"]:
-                            db.execute("DELETE FROM chunks WHERE file_id = ?", (row["id"],))
-                            db.execute("UPDATE files SET chunks = 0, hash = NULL, indexed_at = NULL WHERE id = ?",
-                                       (row["id"],))
-                            self.store.bump(deleted=row["chunks"])
+                            store.drop_chunks(row["id"], row["chunks"])
                         stats.changed += 1
                         stats.skipped += status == "skipped"
                         stats.failed += status == "failed"
@@ -234,19 +218,14 @@ class Indexer:
                     else:
                         stats.unchanged += 1
                     if pending_writes >= SCAN_COMMIT_EVERY:
-                        db.execute("COMMIT")
-                        db.execute("BEGIN IMMEDIATE")
+                        store.checkpoint()
                         pending_writes = 0
                     if progress and stats.scanned % 200 == 1:
-                        progress(Progress("scan", stats.scanned, 0, current=path))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+                        progress(RunProgress("scan", stats.scanned, 0, current=path))
             if stats.cancelled:
                 break
-            db.execute("UPDATE folders SET ignored = ? WHERE id = ?", (ignored, folder["id"]))
-            self._finish_folder(folder["id"], known, seen, error_dirs, new_ids, stats)
+            store.set_folder_ignored(folder_id, ignored)
+            self._finish_folder(folder_id, known, seen, error_dirs, new_ids, stats)
         stats.timings["scan"] = time.perf_counter() - t0
         stats.seconds = stats.timings["scan"]
         return stats
@@ -257,45 +236,36 @@ class Indexer:
         prefixes = tuple(d.rstrip(os.sep) + os.sep for d in error_dirs)
         vanished = [r for p, r in known.items() if p not in seen and not (prefixes and p.startswith(prefixes))]
         if not vanished:
-            with self.store.write() as db:
-                db.execute("UPDATE folders SET scanned = ? WHERE id = ?", (time.time(), folder_id))
+            self.store.set_folder_scanned(folder_id)
             return
         by_size: dict[int, list] = {}
         for r in vanished:
             if r["status"] == "indexed" and r["hash"]:
                 by_size.setdefault(r["size"], []).append(r)
         moved_ids: set[int] = set()
-        db = self.store.db
-        with self.store.write():
+        store = self.store
+        with store.write():
             if by_size and new_ids:
-                for start in range(0, len(new_ids), 500):
-                    ids = new_ids[start:start + 500]
-                    rows = db.execute(f"SELECT id, path, size, mtime_ns FROM files WHERE id IN ({','.join('?' * len(ids))})",
-                                      ids).fetchall()
-                    for new in rows:
-                        matches = [r for r in by_size.get(new["size"], []) if r["id"] not in moved_ids]
-                        if not matches:
-                            continue
-                        try:
-                            digest = file_hash(Path(new["path"]))
-                        except OSError:
-                            continue
-                        old = next((r for r in matches if r["hash"] == digest), None)
-                        if old is None:
-                            continue
-                        db.execute("DELETE FROM files WHERE id = ?", (new["id"],))
-                        db.execute("UPDATE files SET path = ?, mtime_ns = ? WHERE id = ?",
-                                   (new["path"], new["mtime_ns"], old["id"]))
-                        moved_ids.add(old["id"])
-                        stats.moved += 1
-                        stats.new -= 1
+                for new in store.entries(new_ids):
+                    matches = [r for r in by_size.get(new["size"], []) if r["id"] not in moved_ids]
+                    if not matches:
+                        continue
+                    try:
+                        digest = file_hash(Path(new["path"]))
+                    except OSError:
+                        continue
+                    old = next((r for r in matches if r["hash"] == digest), None)
+                    if old is None:
+                        continue
+                    store.move_entry(old["id"], new["id"], new["path"], new["mtime_ns"])
+                    moved_ids.add(old["id"])
+                    stats.moved += 1
+                    stats.new -= 1
             gone = [r for r in vanished if r["id"] not in moved_ids]
-            for start in range(0, len(gone), 500):
-                ids = [r["id"] for r in gone[start:start + 500]]
-                db.execute(f"DELETE FROM files WHERE id IN ({','.join('?' * len(ids))})", ids)
+            store.delete_entries([r["id"] for r in gone])
             stats.deleted += sum(1 for r in gone if not r["is_dir"])
-            db.execute("UPDATE folders SET scanned = ? WHERE id = ?", (time.time(), folder_id))
-            self.store.bump(deleted=sum(r["chunks"] for r in gone))
+            store.set_folder_scanned(folder_id)
+            store.bump(deleted=sum(r["chunks"] for r in gone))
 
     # --- process the queue ------------------------------------------------------------------------
     def process(self, progress: Callable[[Progress], None] | None = None,
@@ -311,8 +281,7 @@ class Indexer:
         stats = RunStats()
         t_start = time.perf_counter()
         enc_t0 = dict(self.encoder.timings)
-        db = self.store.db
-        queue = [r[0] for r in db.execute("SELECT id FROM files WHERE status = 'pending' ORDER BY id")]
+        queue = self.store.pending_ids()
         total = len(queue)
         todo: deque[tuple[dict, int]] = deque()   # (file work, chunk seq) not yet embedded
         todo_chars = 0
@@ -332,7 +301,7 @@ class Indexer:
                 if file_id is None:
                     exhausted = True
                     break
-                row = db.execute("SELECT * FROM files WHERE id = ? AND status = 'pending'", (file_id,)).fetchone()
+                row = self.store.pending_entry(file_id)
                 if row is None:
                     continue
                 done += 1
@@ -344,7 +313,7 @@ class Indexer:
                     item["left"] = len(missing)
                     if not missing:
                         done_items.append(item)
-                self._report(progress, Progress("index", done, total, stats.chunks_embedded, stats.failed,
+                self._report(progress, RunProgress("index", done, total, stats.chunks_embedded, stats.failed,
                                                 row["path"], self._eta(t_start, done, total)))
                 if done_items and time.monotonic() - last_commit > BATCH_SECONDS:
                     self._commit(done_items, [], stats)  # files with no new chunks to embed (resumed, empty)
@@ -381,20 +350,19 @@ class Indexer:
         if done_items and not stats.cancelled:
             self._commit(done_items, [], stats)
         if not stats.cancelled:
-            with self.store.write() as w:  # staged vectors of files that are no longer pending are stale
-                w.execute("DELETE FROM staged WHERE file_id NOT IN (SELECT id FROM files WHERE status = 'pending')")
+            self.store.drop_stale_staged()
         for key in ("tokenise", "model"):
             stats.timings[key] += self.encoder.timings[key] - enc_t0[key]
         stats.seconds = time.perf_counter() - t_start
         if progress:
-            progress(Progress("done", done, total, stats.chunks_embedded, stats.failed, None, 0.0))
+            progress(RunProgress("done", done, total, stats.chunks_embedded, stats.failed, None, 0.0))
         return stats
 
     def _eta(self, t_start: float, done: int, total: int) -> float | None:
         elapsed = time.perf_counter() - t_start
         return elapsed / done * (total - done) if done and elapsed > 1 else None
 
-    def _report(self, progress, p: Progress) -> None:
+    def _report(self, progress, p: RunProgress) -> None:
         if progress:
             progress(p)
         now = time.monotonic()
@@ -422,16 +390,12 @@ class Indexer:
         finally:
             stats.timings["hash"] += time.perf_counter() - t
         if row["hash"] == digest and row["indexed_at"] is not None and row["reason"] is None:
-            with self.store.write() as db:  # touched, not changed
-                db.execute("UPDATE files SET status = 'indexed', size = ?, mtime_ns = ? WHERE id = ?",
-                           (st.st_size, st.st_mtime_ns, row["id"]))
+            self.store.mark_unchanged(row["id"], st.st_size, st.st_mtime_ns)  # touched, not changed
             stats.touched += 1
             return None
-        twin = self.store.db.execute(
-            "SELECT id FROM files WHERE hash = ? AND status = 'indexed' AND chunks > 0 AND id != ? LIMIT 1",
-            (digest, row["id"])).fetchone()
+        twin = self.store.twin(digest, row["id"])
         if twin is not None:
-            self._copy(row["id"], twin["id"], digest, st, stats)
+            self._copy(row["id"], twin, digest, st, stats)
             return None
         t = time.perf_counter()
         try:
@@ -446,22 +410,15 @@ class Indexer:
         stats.timings["extract"] += t2 - t
         stats.timings["chunk"] += time.perf_counter() - t2
         vectors: list[np.ndarray | None] = [None] * len(chunks)
-        for seq, blob in self.store.db.execute("SELECT seq, vec FROM staged WHERE file_id = ? AND hash = ?",
-                                               (row["id"], digest)):
+        for seq, vec in self.store.staged_vectors(row["id"], digest):
             if seq < len(vectors):  # embedded by a run that was stopped part-way through this file
-                vectors[seq] = np.frombuffer(blob, dtype=np.float32)
+                vectors[seq] = vec
         return {"id": row["id"], "path": row["path"], "hash": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
                 "kind": ex.kind, "chunks": chunks, "vectors": vectors, "empty": not ex.text.strip()}
 
     def _fail(self, file_id: int, reason: str, stats: RunStats, skipped: bool = False) -> None:
         """Record why a file is not indexed; its old chunks (now stale) go."""
-        with self.store.write() as db:
-            n = db.execute("SELECT chunks FROM files WHERE id = ?", (file_id,)).fetchone()
-            db.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
-            db.execute("UPDATE files SET status = ?, reason = ?, chunks = 0, hash = NULL, indexed_at = NULL "
-                       "WHERE id = ?", ("skipped" if skipped else "failed", reason, file_id))
-            if n and n[0]:
-                self.store.bump(deleted=n[0])
+        self.store.set_not_indexed(file_id, "skipped" if skipped else "failed", reason)
         if skipped:
             stats.skipped += 1
         else:
@@ -469,18 +426,7 @@ class Indexer:
 
     def _copy(self, file_id: int, twin_id: int, digest: str, st: os.stat_result, stats: RunStats) -> None:
         t = time.perf_counter()
-        with self.store.write() as db:
-            old = db.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,)).rowcount
-            rows = db.execute('SELECT c.seq, c.start, c."end", c.page, c.text, v.vec FROM chunks c '
-                              "JOIN vectors v ON v.chunk_id = c.id WHERE c.file_id = ? ORDER BY c.seq", (twin_id,)).fetchall()
-            for r in rows:
-                cid = db.execute('INSERT INTO chunks(file_id, seq, start, "end", page, text) VALUES (?, ?, ?, ?, ?, ?)',
-                                 (file_id, r[0], r[1], r[2], r[3], r[4])).lastrowid
-                db.execute("INSERT INTO vectors(chunk_id, file_id, vec) VALUES (?, ?, ?)", (cid, file_id, r[5]))
-            db.execute("UPDATE files SET status = 'indexed', reason = NULL, hash = ?, size = ?, mtime_ns = ?, "
-                       "chunks = ?, indexed_at = ? WHERE id = ?",
-                       (digest, st.st_size, st.st_mtime_ns, len(rows), time.time(), file_id))
-            self.store.bump(deleted=old)
+        self.store.copy_file(file_id, twin_id, digest, st.st_size, st.st_mtime_ns)
         stats.copied += 1
         stats.timings["store"] += time.perf_counter() - t
 
@@ -488,33 +434,11 @@ class Indexer:
         """One transaction: completed files replace their chunks and vectors; part-done ones stage theirs."""
         if not items and not staged:
             return
-        vectors = [v for item in items for v in item["vectors"]]
-        blobs = encode_vectors(np.stack(vectors), self.settings.binary) if vectors else []
         t = time.perf_counter()
-        i = 0
-        with self.store.write() as db:
-            deleted = 0
-            for item in items:
-                fid = item["id"]
-                deleted += db.execute("DELETE FROM chunks WHERE file_id = ?", (fid,)).rowcount
-                db.execute("DELETE FROM staged WHERE file_id = ?", (fid,))
-                for seq, c in enumerate(item["chunks"]):
-                    cid = db.execute('INSERT INTO chunks(file_id, seq, start, "end", page, text) VALUES (?, ?, ?, ?, ?, ?)',
-                                     (fid, seq, c.start, c.end, c.page, c.text)).lastrowid
-                    db.execute("INSERT INTO vectors(chunk_id, file_id, vec) VALUES (?, ?, ?)", (cid, fid, blobs[i]))
-                    i += 1
-                status, reason = ("skipped", "empty: no text") if item["empty"] else ("indexed", None)
-                db.execute("UPDATE files SET status = ?, reason = ?, kind = ?, hash = ?, size = ?, mtime_ns = ?, "
-                           "chunks = ?, indexed_at = ? WHERE id = ?",
-                           (status, reason, item["kind"], item["hash"], item["size"], item["mtime_ns"],
-                            len(item["chunks"]), time.time(), fid))
-                if item["empty"]:
-                    stats.skipped += 1
-                else:
-                    stats.indexed += 1
-            for item, seq in staged:
-                db.execute("INSERT OR REPLACE INTO staged(file_id, hash, seq, vec) VALUES (?, ?, ?, ?)",
-                           (item["id"], item["hash"], seq, item["vectors"][seq].astype(np.float32).tobytes()))
-            if items:
-                self.store.bump(deleted=deleted)
+        self.store.commit_files(items, staged, self.settings.binary)
+        for item in items:
+            if item["empty"]:
+                stats.skipped += 1
+            else:
+                stats.indexed += 1
         stats.timings["store"] += time.perf_counter() - t

@@ -1,16 +1,12 @@
-"""The index database: one SQLite file (WAL) holding folders, files, chunks, vectors and settings.
+"""The SQLite file itself: location, connections, transactions, migrations, meta and integrity.
 
-    Store(path)                 open or create (the parent folder is made user-only, 0700)
-    with store.write() as db:   one IMMEDIATE transaction: all of it lands, or none of it
-    store.db                    this thread's connection (connections are per thread)
+    Database(path)              open or create (the parent folder is made user-only, 0700), migrate
+    with db.write() as conn:    one IMMEDIATE transaction: all of it lands, or none of it
+    db.checkpoint()             inside write(): commit what is done so far and go on in a new one
+    db.db                       this thread's connection (connections are per thread)
+    delete_index_files(path)    the file and SQLite's -wal / -shm companions
 
-Tables: meta(key, value JSON), folders, files (one row per discovered file: status pending | indexed |
-skipped | failed, with the reason), chunks (character range, page, text), vectors (one BLOB per chunk:
-float16, or packed sign bits for a binary index), chunks_fts (FTS5 over chunk text, kept in sync by
-triggers, BM25), staged (float32 vectors of a file whose chunks are only partly embedded yet, so a
-kill loses seconds of work, not a whole large file), folders.ignored (entries the last scan left out by
-rule: hidden, system folders, ignore files, excludes). Deleting a file row cascades to its chunks,
-vectors, staged vectors and FTS rows, so a file is always either fully old or fully new. The schema version is PRAGMA user_version; MIGRATIONS upgrade older files.
+The tables are in schema.py; the statements on them in the Store mixins (folders, files, chunks).
 """
 
 from __future__ import annotations
@@ -24,10 +20,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..errors import MlxEmbedError
+from ...errors import MlxEmbedError
+from .schema import MIGRATIONS, SCHEMA_VERSION, statements
 
 DB_NAME = "index.db"
-STATUSES = ("pending", "indexed", "skipped", "failed")
+STATES = ("indexed", "pending", "skipped", "failed")   # every entry is in exactly one (files.status)
 
 
 class IndexFormatError(MlxEmbedError):
@@ -40,51 +37,6 @@ class ModelMismatchError(MlxEmbedError):
     """The index holds vectors of another model; mixing them would give meaningless results."""
 
     exit_code = 5
-
-
-SCHEMA_V1 = """
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE folders (
-    id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, excludes TEXT NOT NULL DEFAULT '[]',
-    added REAL NOT NULL, scanned REAL);
-CREATE TABLE files (
-    id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE,
-    folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
-    kind TEXT, size INTEGER NOT NULL DEFAULT 0, mtime_ns INTEGER NOT NULL DEFAULT 0, hash TEXT,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'indexed', 'skipped', 'failed')), reason TEXT,
-    indexed_at REAL, chunks INTEGER NOT NULL DEFAULT 0,
-    is_dir INTEGER NOT NULL DEFAULT 0);
-CREATE INDEX files_status ON files(status);
-CREATE INDEX files_hash ON files(hash);
-CREATE INDEX files_folder ON files(folder_id);
-CREATE TABLE chunks (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
-    seq INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, page INTEGER, text TEXT NOT NULL);
-CREATE INDEX chunks_file ON chunks(file_id, seq);
-CREATE TABLE vectors (
-    chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE,
-    file_id INTEGER NOT NULL, vec BLOB NOT NULL);
-CREATE VIRTUAL TABLE chunks_fts USING fts5(
-    text, content='chunks', content_rowid='id', tokenize='porter unicode61 remove_diacritics 2');
-CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
-    INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
-END;
-CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
-    INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
-END;
-"""
-
-SCHEMA_V2 = """
-CREATE TABLE staged (
-    file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
-    hash TEXT NOT NULL, seq INTEGER NOT NULL, vec BLOB NOT NULL, PRIMARY KEY (file_id, seq));
-ALTER TABLE folders ADD COLUMN ignored INTEGER NOT NULL DEFAULT 0;
-"""
-
-# MIGRATIONS[n] upgrades a database at user_version n to n + 1.
-MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2]
-SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def default_index_dir() -> Path:
@@ -108,7 +60,17 @@ def resolve_db_path(path: str | os.PathLike | None) -> Path:
     return p if p.suffix in (".db", ".sqlite", ".sqlite3") else p / DB_NAME
 
 
-class Store:
+def delete_index_files(path: str | os.PathLike | None) -> None:
+    """Delete the index at `path` (its database and SQLite's -wal / -shm files); close it first."""
+    db_path = resolve_db_path(path)
+    for p in (db_path, db_path.with_name(db_path.name + "-wal"), db_path.with_name(db_path.name + "-shm")):
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
+
+
+class Database:
     def __init__(self, path: str | os.PathLike | None = None, create: bool = True):
         self.path = resolve_db_path(path)
         if not self.path.exists():
@@ -164,6 +126,15 @@ class Store:
             raise
         db.execute("COMMIT")
 
+    def checkpoint(self) -> None:
+        """Inside write(): commit the work so far and continue in a new IMMEDIATE transaction."""
+        self.db.execute("COMMIT")
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def size_bytes(self) -> int:
+        """The file with its -wal and -shm companions."""
+        return sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
+
     def _migrate(self) -> None:
         db = self.db
         try:
@@ -175,7 +146,7 @@ class Store:
                                    f"{SCHEMA_VERSION}). Upgrade mlx-embed or use another --index.")
         while version < SCHEMA_VERSION:
             with self.write():
-                for statement in _statements(MIGRATIONS[version]):
+                for statement in statements(MIGRATIONS[version]):
                     db.execute(statement)
                 version += 1
                 db.execute(f"PRAGMA user_version = {version}")
@@ -226,15 +197,3 @@ class Store:
         return report
 
 
-def _statements(script: str) -> list[str]:
-    """Split a schema script into statements (triggers contain ';' inside BEGIN ... END)."""
-    out, buf = [], []
-    for line in script.strip().splitlines():
-        buf.append(line)
-        text = "\n".join(buf).strip()
-        if text.endswith(";") and sqlite3.complete_statement(text):
-            out.append(text)
-            buf = []
-    if "\n".join(buf).strip():
-        out.append("\n".join(buf))
-    return out
