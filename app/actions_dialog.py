@@ -9,7 +9,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QHBoxLayout
                                QTreeWidget, QTreeWidgetItem, QVBoxLayout)
 
 from . import library
-from .models import file_icon
+from .itemmodels.common import file_icon
 
 MODES = [("Move the files into a folder per group", "move"), ("Copy the files into a folder per group", "copy"),
          ("Tag the files with the group name (Finder tags on macOS)", "tag")]

@@ -14,7 +14,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
 from . import library
 from .actions_dialog import FileActions
 from .cluster_view import dropped_paths
-from .models import ClassifyModel, LabelsModel, PathRole
+from .itemmodels.classification import ClassifyModel, LabelsModel
+from .itemmodels.common import PathRole
 
 UNSAVED = "(unsaved)"
 STARTER_LABELS = [

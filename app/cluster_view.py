@@ -13,7 +13,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QFrame
                                QStackedWidget, QTreeView, QVBoxLayout, QWidget)
 
 from .actions_dialog import FileActions
-from .models import ClusterRole, ClusterTreeModel, PathRole, cluster_colour
+from .itemmodels.cluster_tree import ClusterTreeModel, cluster_colour
+from .itemmodels.common import ClusterRole, PathRole
 
 
 def dropped_paths(mime) -> list[str]:

@@ -10,7 +10,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHea
                                QProgressBar, QPushButton, QSplitter, QTableView, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
-from .models import FoldersModel, PathRole, file_icon
+from .itemmodels.common import PathRole, file_icon
+from .itemmodels.folder_table import FolderTableModel
 
 
 NO_FOLDERS = "No folders yet. Click “Add Folder…” or drop a folder on this window."
@@ -31,7 +32,7 @@ class FoldersView(QWidget):
     def __init__(self, session, parent=None):
         super().__init__(parent)
         self.session = session
-        self.model = FoldersModel(self)
+        self.model = FolderTableModel(self)
         self.paused = False
 
         title = QLabel("<b>Indexed folders</b>")

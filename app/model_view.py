@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QFormLayout
                                QStyledItemDelegate, QStyleOptionViewItem, QVBoxLayout, QWidget)
 
 from . import library
-from .models import human_size
+from .itemmodels.common import human_size
 
 LOCAL = "__local__"
 DTYPES = [("Model default", ""), ("float32", "float32"), ("float16", "float16"), ("bfloat16", "bfloat16")]

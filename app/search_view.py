@@ -15,7 +15,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel
                                QStyle, QStyledItemDelegate, QStyleOptionViewItem, QVBoxLayout, QWidget)
 
 from . import platform
-from .models import DateRole, FolderRole, PassageRole, PathRole, ResultsModel
+from .itemmodels.common import DateRole, FolderRole, PassageRole, PathRole
+from .itemmodels.search_results import SearchResultsModel
 
 DEBOUNCE_MS = 200
 KIND_FILTERS = [  # (shown, library kinds)
@@ -112,7 +113,7 @@ class SearchPanel(QWidget):
         self.request_id = 0
         self.last_query = ""
         self.results_shown = 0        # how many result sets were shown (tests and the status line use it)
-        self.model = ResultsModel(self)
+        self.model = SearchResultsModel(self)
 
         self.field = QLineEdit(placeholderText="Search your files by meaning or by name…")
         self.field.setClearButtonEnabled(True)
