@@ -35,7 +35,8 @@ class Index:
     """
 
     def __init__(self, path: str | os.PathLike | None = None, model=None, *, create: bool = True,
-                 fallback_model: str | None = None, chunk_tokens: int | None = None, overlap: int | None = None, vector_dim: int | None = None,
+                 fallback_model: str | None = None, chunk_tokens: int | None = None, overlap: int | None = None,
+                 vector_dim: int | None = None,
                  binary: bool | None = None, max_size: int | None = None, include_hidden: bool | None = None,
                  excludes: Iterable[str] | None = None):
         self.store = Store(path, create=create)
