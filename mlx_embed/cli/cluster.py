@@ -54,11 +54,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 def load_vectors(args: argparse.Namespace, task: str):
     """(model, FileVectors, index or None) for the command's paths."""
     from .. import load
+    from ..errors import InvalidArgumentError
     from ..organize import collect_files, embed_files
 
     files = collect_files(args.paths, hidden=args.hidden)
     if not files:
-        raise _usage(f"no files found under {', '.join(args.paths)}")
+        raise InvalidArgumentError(f"no files found under {', '.join(args.paths)}")
     model = load(args.model)
     index = None if args.no_index else open_index(args.index, model)
     progress = None
@@ -74,23 +75,15 @@ def load_vectors(args: argparse.Namespace, task: str):
 
 def open_index(path: str | None, model):
     """The index at `path` (or the default one if it exists), opened read-mostly; None if unusable."""
-    try:
-        from ..index import Index
-        from ..index.store import resolve_db_path
-    except ImportError:
-        return None
+    from ..index import Index
+    from ..index.store import resolve_db_path
+
     try:
         if path is None and not resolve_db_path(None).exists():
             return None
         return Index(path, model=model, create=False)
     except Exception:  # noqa: BLE001  (no index, another model's, damaged: embed instead)
         return None
-
-
-def _usage(message: str):
-    from ..errors import InvalidArgumentError
-
-    return InvalidArgumentError(message)
 
 
 def run_cluster(args: argparse.Namespace) -> int:

@@ -4,7 +4,6 @@
             min_cluster_size=None, lexical_weight=None) -> Clustering
     cluster_files(file_vectors, **same) -> Clustering              # FileVectors from vectors.embed_files
     map_2d(vectors) -> (n, 2) coordinates
-    cluster_terms(texts, labels, top=5) -> {cluster id: [terms]}
 
 Methods (scikit-learn):
 - "kmeans" (default): k-means (10 restarts) on two signals side by side, each good at something else:
@@ -46,12 +45,7 @@ Methods (scikit-learn):
 All methods are deterministic for the same input and seed. Cluster ids are renumbered 0.. by size
 (largest first; ties by first path), so they are stable too.
 
-Labels: c-TF-IDF over the files' text (English stop words, programming keywords, and on lines that
-credit people, copyright/author/e-mail lines, their names and addresses left out): each
-file's word counts are normalised to frequencies, averaged per cluster, and weighted by
-log(1 + 1 / total frequency of the word across clusters); the top terms (found in at least a third of
-the cluster's files) name the cluster. When the text gives no term, the most common words of the file
-names are used, then "cluster N".
+Labels: the distinctive words of each cluster's files (c-TF-IDF; terms.py says how).
 
 Map: PCA to 2 dimensions of the space the clusters were found in (k-means: both blocks) (randomised
 subspace iteration with a fixed seed), each axis' sign fixed so that its largest loading is positive:
@@ -61,7 +55,6 @@ the same input always gives the same picture.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -70,6 +63,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InvalidArgumentError
+from .terms import WORD, name_clusters
+from .threads import single_threaded
 
 METHODS = ("kmeans", "hdbscan", "agglomerative")
 SCAN_SAMPLE = 1000          # files the k scan's silhouette is computed on
@@ -86,15 +81,6 @@ MAX_DF = 0.5                # TF-IDF: words in more than this share of the files
 MIN_DIMS = 8                # k-means space: at least this many principal components
 AGGLOMERATIVE_MAX = 8000
 N_CENTRAL = 3
-WORD = re.compile(r"(?u)\b[^\W\d_]{3,}\b")
-NAME_LINE = re.compile(r"(?im)(copyright|\(c\)|©|author|maintainer|contributor|written by|@|^\s*-- )")
-CAPITALISED = re.compile(r"\b[A-Z][\w'-]*")
-EMAIL = re.compile(r"[<(]?[\w.+-]+@[\w.-]+[>)]?|https?://\S+")
-# Words every program is full of: never a useful name for a group of source files.
-CODE_WORDS = frozenset("""self cls def return import from class none true false elif else try except finally
-raise lambda yield async await pass break continue while for with not and args kwargs str int bool dict
-list tuple len isinstance object super init var let const function public private static void null new
-this include define endif ifdef ifndef struct typedef unsigned char float double sizeof""".split())
 
 
 @dataclass
@@ -136,7 +122,7 @@ class Clustering:
         return None if label < 0 else self.clusters[label]
 
     def to_dict(self) -> dict:
-        """JSON-ready; its "groups" make it a plan for actions.plan_from_groups / `mlx-embed apply`."""
+        """JSON-ready; its "groups" make it a plan for actions.plan_groups / `mlx-embed apply`."""
         return {
             "kind": "clustering", "method": self.method, "k": self.k, "seed": self.seed,
             "criterion": self.criterion, "scores": {str(k): round(v, 4) for k, v in self.scores.items()},
@@ -181,7 +167,7 @@ def cluster(vectors: np.ndarray, *, paths: Sequence[str | Path] | None = None, t
     stability: dict[int, float] = {}
     if n == 0:
         return Clustering([], np.zeros(0, int), [], [], np.zeros((0, 2)), method, 0, seed, "no files")
-    with _single_threaded():
+    with single_threaded():
         reduced = _pca(x, REDUCED_DIMS) if n >= 2 else np.zeros((n, 2), np.float32)
         lexical = lexical_block(texts, seed) if w > 0 and n >= 3 else None
         if n < 3:
@@ -197,11 +183,7 @@ def cluster(vectors: np.ndarray, *, paths: Sequence[str | Path] | None = None, t
             _pad2(_pca(_Space(reduced, lexical, w)(REDUCED_DIMS), 2))
         ids = sorted(set(labels.tolist()) - {-1})
         clusters = [_describe(c, x, labels, paths) for c in ids]
-    terms = cluster_terms(texts, labels) if texts is not None else {}
-    for c in clusters:
-        c.terms = terms.get(c.id, [])
-        c.label = ", ".join(c.terms[:3]) if c.terms else _name_label(c.files) or f"cluster {c.id + 1}"
-    _dedupe_labels(clusters)
+    name_clusters(clusters, labels, texts)
     noise = [p for p, lab in zip(paths, labels) if lab < 0]
     return Clustering(paths, labels, clusters, noise, coords, method, len(ids), seed, criterion, scores, stability)
 
@@ -373,74 +355,13 @@ def _describe(cid: int, x: np.ndarray, labels: np.ndarray, paths: list[Path]) ->
     return Cluster(cid, "", [], files, files[:N_CENTRAL], outliers, float(sims.mean()))
 
 
-def cluster_terms(texts: Sequence[str], labels: np.ndarray, top: int = 5) -> dict[int, list[str]]:
-    """c-TF-IDF distinctive terms per cluster id (noise, -1, excluded). See the module docstring."""
-    from sklearn.feature_extraction.text import CountVectorizer
-
-    labels = np.asarray(labels)
-    ids = sorted(set(labels.tolist()) - {-1})
-    if not ids:
-        return {}
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    vec = CountVectorizer(token_pattern=WORD.pattern, stop_words=list(ENGLISH_STOP_WORDS | CODE_WORDS),
-                          lowercase=True, max_features=50_000)
-    try:
-        counts = vec.fit_transform([_without_names(t) for t in texts]).astype(np.float64)
-    except ValueError:            # no words at all
-        return {}
-    totals = np.asarray(counts.sum(axis=1)).ravel()
-    freq = counts.multiply(1.0 / np.maximum(totals, 1)[:, None]).tocsr()
-    present = (counts > 0).astype(np.float64).tocsr()
-    vocab = np.array(vec.get_feature_names_out())
-    per_cluster = np.vstack([np.asarray(freq[labels == c].mean(axis=0)).ravel() for c in ids])
-    idf = np.log1p(1.0 / np.maximum(per_cluster.sum(axis=0), 1e-12))
-    out = {}
-    for row, c in enumerate(ids):
-        members = labels == c
-        doc_share = np.asarray(present[members].mean(axis=0)).ravel()
-        score = per_cluster[row] * idf * (doc_share >= (1 / 3 if members.sum() > 1 else 1))
-        best = [i for i in np.argsort(-score, kind="stable")[:top] if score[i] > 0]
-        out[c] = [str(vocab[i]) for i in best]
-    return out
-
-
-def _without_names(text: str) -> str:
-    """The text without people's names: on lines that credit someone (copyright, author, maintainer,
-    an e-mail address, a changelog's " -- Name <mail>  date" line) capitalised words after the first
-    are dropped, so "copyright" stays and "Piers" (Lauder, imaplib's author) does not name a group."""
-    if not NAME_LINE.search(text):
-        return text
-    out = []
-    for line in text.splitlines():
-        if NAME_LINE.search(line):
-            first, _, rest = line.strip().partition(" ")
-            line = first + " " + CAPITALISED.sub(" ", EMAIL.sub(" ", rest))
-        out.append(line)
-    return "\n".join(out)
-
-
-def _name_label(files: list[Path]) -> str:
-    words = Counter(w.lower() for p in files for w in set(WORD.findall(p.stem.replace("_", " "))))
-    common = [w for w, n in words.most_common(3) if n > 1 or len(files) == 1]
-    return ", ".join(common)
-
-
-def _dedupe_labels(clusters: list[Cluster]) -> None:
-    seen: Counter = Counter()
-    for c in clusters:
-        seen[c.label] += 1
-        if seen[c.label] > 1:
-            c.label = f"{c.label} ({seen[c.label]})"
-
-
 # --- map and helpers -------------------------------------------------------------------------------
 def map_2d(vectors: np.ndarray) -> np.ndarray:
     """(n, 2) PCA coordinates with a fixed sign per axis (deterministic)."""
     x = _unit(vectors)
     if len(x) < 2:
         return np.zeros((len(x), 2), np.float32)
-    with _single_threaded():
+    with single_threaded():
         return _pad2(_pca(x, REDUCED_DIMS)[:, :2])
 
 
@@ -485,18 +406,3 @@ def _unit(v: np.ndarray) -> np.ndarray:
     if v.ndim != 2:
         raise InvalidArgumentError(f"Expected a (files, dim) matrix of vectors, got shape {v.shape}.")
     return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-
-
-class _single_threaded:
-    """BLAS and OpenMP limited to one thread while scikit-learn and numpy work. Their thread pools spin
-    while waiting; next to other busy threads (the embedding worker, other processes) that costs far
-    more than it gains (measured on 2 busy cores: k-means 9x, eigh 10x slower with 2 threads)."""
-
-    def __enter__(self):
-        from threadpoolctl import threadpool_limits
-
-        self._limit = threadpool_limits(limits=1)
-        return self
-
-    def __exit__(self, *exc):
-        self._limit.restore_original_limits()

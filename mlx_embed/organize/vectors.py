@@ -5,7 +5,7 @@
     combine_chunks(chunk_vectors, weights) -> (d,) unit vector
 
 How a long file becomes one vector: its text is cut into chunks of at most `max_tokens` tokens (the
-index's chunker when it is installed, else token windows here); at most `max_chunks` of them, spread
+index's chunker, mlx_embed.index.chunk); at most `max_chunks` of them, spread
 evenly over the file (first and last included; see file_chunks), are embedded with the task's adapter and the model's
 default (document) prompt; the file's vector is the mean of the unit chunk vectors weighted by each
 chunk's token count, renormalised to unit length. So a 2-chunk file whose first chunk is three times
@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..index.chunk import chunk_text
 from .files import FileText, UnreadableFileError, read_text
 
 LABEL_TEXT_CHARS = 12_000     # text kept per file for words (labels, lexical features); bounds memory at 10k files
@@ -101,23 +102,8 @@ def sample_text(text: str, chars: int = LABEL_TEXT_CHARS, pieces: int = TEXT_PIE
 
 
 def chunk_texts(text: str, tokenizer, max_tokens: int) -> list[str]:
-    """The text cut into pieces of at most `max_tokens` tokens (the index's chunker if installed)."""
-    try:
-        from ..index.chunk import chunk_text  # noqa: PLC0415
-    except ImportError:
-        chunk_text = None
-    if chunk_text is not None:
-        return [c.text for c in chunk_text(text, tokenizer, max_tokens, 0) if c.text.strip()]
-    offsets = [o for o in tokenizer.offsets(text) if o[1] > o[0]]
-    if not offsets:
-        return [text] if text.strip() else []
-    out = []
-    for start in range(0, len(offsets), max_tokens):
-        window = offsets[start:start + max_tokens]
-        piece = text[window[0][0]:window[-1][1]]
-        if piece.strip():
-            out.append(piece)
-    return out
+    """The text cut into pieces of at most `max_tokens` tokens (the index's chunker, no overlap)."""
+    return [c.text for c in chunk_text(text, tokenizer, max_tokens, 0) if c.text.strip()]
 
 
 def file_chunks(text: str, tokenizer, max_tokens: int, max_chunks: int) -> list[str]:
