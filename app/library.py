@@ -59,7 +59,7 @@ def network_available(host: str = "huggingface.co", timeout: float = 2.0) -> boo
 
 def local_model_path(name_or_path: str) -> Path | None:
     """The model's folder if it is on this machine (a folder, or in the Hugging Face cache), else None."""
-    from mlx_embed.hub import resolve_model_path
+    from mlx_embed.encoder.hub import resolve_model_path
 
     if not name_or_path:
         return None
@@ -96,7 +96,7 @@ def download_model(repo: str, report: Callable[[int, int, str], None]) -> Path:
     Cancelled) to stop the download.
     """
     from huggingface_hub import snapshot_download
-    from mlx_embed.hub import ALLOW_PATTERNS
+    from mlx_embed.encoder.hub import ALLOW_PATTERNS
 
     if offline_mode():
         raise ModelNotFoundError(f"Cannot download {repo}: offline mode (HF_HUB_OFFLINE) is on. Unset it, "

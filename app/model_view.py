@@ -15,11 +15,13 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QFormLayout
                                QListWidget, QListWidgetItem, QProgressBar, QPushButton, QStackedWidget, QStyle,
                                QStyledItemDelegate, QStyleOptionViewItem, QVBoxLayout, QWidget)
 
+from mlx_embed.encoder.facts import DTYPES
+
 from . import library
 from .models import human_size
 
 LOCAL = "__local__"
-DTYPES = [("Model default", ""), ("float32", "float32"), ("float16", "float16"), ("bfloat16", "bfloat16")]
+DTYPE_CHOICES = [("Model default", "")] + [(name, name) for name in DTYPES]
 QUANT = [("None", 0), ("8-bit", 8), ("4-bit", 4)]
 
 
@@ -100,7 +102,7 @@ class ModelView(QWidget):
                           ("max", "Max tokens")):
             form.addRow(text + ":", self.details[key])
         self.dtype = QComboBox(objectName="modelDtype")
-        for text, value in DTYPES:
+        for text, value in DTYPE_CHOICES:
             self.dtype.addItem(text, value)
         self.quant = QComboBox(objectName="modelQuant")
         for text, value in QUANT:

@@ -4,7 +4,7 @@ from ._blas import ensure_fast_blas
 
 ensure_fast_blas()  # must run before mlx.core is imported anywhere
 
-from .embedder import EmbeddingModel  # noqa: E402
+from .encoder.model import EmbeddingModel  # noqa: E402
 from .errors import (  # noqa: E402
     AdapterError,
     InvalidArgumentError,
@@ -12,7 +12,7 @@ from .errors import (  # noqa: E402
     ModelFormatError,
     ModelNotFoundError,
 )
-from .loading import load  # noqa: E402
+from .encoder.loading import load  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["load", "EmbeddingModel", "MlxEmbedError", "ModelNotFoundError", "ModelFormatError",

@@ -407,7 +407,7 @@ def _wait(condition, timeout: float = 20.0) -> None:
 
 def test_concurrent_requests_are_batched_and_each_gets_its_own_vectors(model):
     app = create_app(model, ServerSettings(batch_window_ms=5))
-    batcher = app.state.service.batcher
+    batcher = app.state.service.scheduler
     requests = [({"input": [f"text number {i}", TEXTS[i % len(TEXTS)]], "task": task}, task)
                 for i, task in enumerate(["retrieval", "clustering"] * 6)]
     with BackgroundServer(app) as srv, ThreadPoolExecutor(len(requests)) as pool:
@@ -429,7 +429,7 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_vectors(model):
 
 def test_full_queue_answers_429_then_recovers(model):
     app = create_app(model, ServerSettings(max_queue=2))
-    batcher = app.state.service.batcher
+    batcher = app.state.service.scheduler
     with BackgroundServer(app) as srv, ThreadPoolExecutor(3) as pool:
         with model._lock:
             running = pool.submit(call, srv.url, "POST", "/v1/embeddings", {"input": "one"})

@@ -136,7 +136,7 @@ class Index:
         if self._model is not None or not isinstance(self._model_arg, (str, os.PathLike)):
             current = model_identity(self._model or self._model_arg)
         else:
-            from ..hub import resolve_model_path
+            from ..encoder.hub import resolve_model_path
 
             folder = resolve_model_path(self._model_arg, download=False)
             current = {"fingerprint": folder_fingerprint(folder), "dim": recorded.get("dim"), "path": str(folder),
@@ -166,7 +166,7 @@ class Index:
                 raise InvalidArgumentError("This index has no model yet: pass a model (--model).")
             arg = recorded["path"]
         if isinstance(arg, (str, os.PathLike)):
-            from ..loading import load
+            from ..encoder.loading import load
 
             return load(arg, download=False) if _accepts_download() else load(arg)
         return arg
@@ -451,6 +451,6 @@ def _alive(pid) -> bool:
 def _accepts_download() -> bool:
     import inspect
 
-    from ..loading import load
+    from ..encoder.loading import load
 
     return "download" in inspect.signature(load).parameters
