@@ -1,4 +1,12 @@
-"""mlx-embed: on-device embeddings (jina-embeddings-v5 and friends) in pure MLX."""
+"""mlx-embed: on-device embeddings (jina-embeddings-v5 and friends) in pure MLX.
+
+- encoder/: from model files to vectors: `load()`, `EmbeddingModel`, shared facts, LoRA, tokenizer, GGUF
+- models/: one module per architecture (Qwen3, BERT, EuroBERT) and their shared layers and CPU kernels
+- quant/: MLX quantized checkpoints, quantization recipes, GPTQ, clip search, `convert`
+- index/: the local index and search engine; organize/: clusters, duplicates, labels, file actions
+- server/: the OpenAI/TEI-compatible embedding server; cli/: the `mlx-embed` command, one module per verb
+- errors.py: the error types a user can act on; _blas.py: picks a fast CPU BLAS before MLX loads
+"""
 
 from ._blas import ensure_fast_blas
 

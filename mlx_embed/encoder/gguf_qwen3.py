@@ -21,8 +21,9 @@ import mlx.nn as nn
 
 from ..errors import ModelFormatError
 from ..models import qwen3
-from .facts import JINA_V5_PROMPTS, QWEN3_EMBEDDING_PROMPTS, STANDARD_TASKS, Profile, read_json
+from .facts import JINA_V5_PROMPTS, QWEN3_EMBEDDING_PROMPTS, STANDARD_TASKS, Profile
 from .gguf_file import FILE_TYPES, open_gguf, read_tensors
+from .profile import st_prompts
 from .tokenizer import Tokenizer
 from .weights import weight_mismatches
 
@@ -243,11 +244,7 @@ def gguf_profile(path: Path, meta: dict[str, Any], config: dict[str, Any]) -> Pr
         kind, prompts, default, merged = "qwen3-embedding", QWEN3_EMBEDDING_PROMPTS, None, None
     else:
         kind, prompts, default, merged = "qwen3", {}, None, None
-    st_path = path.parent / "config_sentence_transformers.json"
-    st = read_json(st_path) if st_path.is_file() else {}
-    if "prompts" in st:
-        prompts = {str(k): str(v) for k, v in (st["prompts"] or {}).items()}
-        default = st.get("default_prompt_name", default if default in prompts else None)
+    prompts, default = st_prompts(path.parent, prompts, default)
     pooling = POOLING_TYPES.get(meta.get("qwen3.pooling_type"), "lasttoken")  # NONE/absent: Qwen3's own
     return Profile(name=name, kind=kind, prompts=dict(prompts), default_prompt_name=default, pooling=pooling,
                    max_length=config["max_position_embeddings"], merged_task=merged)

@@ -18,8 +18,6 @@ from .pooling import POOLING_MODES
 
 def read_profile(folder: Path, config: dict[str, Any]) -> Profile:
     name = model_name(folder, config)
-    st_path = folder / "config_sentence_transformers.json"
-    st = read_json(st_path) if st_path.is_file() else {}
     label = f"{folder.name} {name} {config.get('_name_or_path', '')} {_cached_repo_id(folder)}".lower()
     merged = next((t for t in STANDARD_TASKS if re.search(rf"-{t}\b", label)), None)
     merged = (config.get("mlx_embed") or {}).get("merged_task") or merged  # written by `mlx-embed convert`
@@ -35,9 +33,7 @@ def read_profile(folder: Path, config: dict[str, Any]) -> Profile:
         kind, prompts, default = "qwen3-embedding", QWEN3_EMBEDDING_PROMPTS, None
     else:
         kind, prompts, default = config.get("model_type", "unknown"), {}, None
-    if "prompts" in st:
-        prompts = {str(k): str(v) for k, v in (st["prompts"] or {}).items()}
-        default = st.get("default_prompt_name", default if default in prompts else None)
+    prompts, default = st_prompts(folder, prompts, default)
     pooling, normalize_module = read_st_modules(folder)
     if pooling is None:
         # sentence-transformers' own default for a bare transformers model: lasttoken if causal, else mean.
@@ -51,6 +47,17 @@ def read_profile(folder: Path, config: dict[str, Any]) -> Profile:
     return Profile(name=name, kind=kind, prompts=dict(prompts), default_prompt_name=default, pooling=pooling,
                    max_length=max_length, merged_task=merged if kind.endswith("-merged") else None,
                    normalize_module=normalize_module, lowercase=bool(sbert.get("do_lower_case", False)))
+
+
+def st_prompts(folder: Path, prompts: dict[str, str], default: str | None) -> tuple[dict[str, str], str | None]:
+    """The prompts and default prompt name of the folder's config_sentence_transformers.json, if it
+    lists prompts; else the ones given (those a model's kind implies)."""
+    st_path = folder / "config_sentence_transformers.json"
+    st = read_json(st_path) if st_path.is_file() else {}
+    if "prompts" in st:
+        prompts = {str(k): str(v) for k, v in (st["prompts"] or {}).items()}
+        default = st.get("default_prompt_name", default if default in prompts else None)
+    return prompts, default
 
 
 def _architecture_or_none(config: dict[str, Any]):

@@ -65,7 +65,7 @@ class Scheduler:
     # --- the request side ------------------------------------------------------------------
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="mlx-embed-batcher", daemon=True)
+            self._thread = threading.Thread(target=self._run, name="mlx-embed-scheduler", daemon=True)
             self._thread.start()
 
     def announce(self) -> None:
