@@ -197,7 +197,7 @@ def test_missing_scales_or_biases_are_refused(key, converted, tmp_path):
 def test_quantize_argument_on_a_quantized_checkpoint(converted, tmp_path, capsys):
     import warnings
 
-    from mlx_embed.quant.checkpoint import AlreadyQuantizedWarning
+    from mlx_embed.encoder.quantized_checkpoint import AlreadyQuantizedWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # same bits: silently nothing to do
@@ -425,7 +425,7 @@ def test_mixed_recipe_on_every_architecture(kind, tmp_path):
         np.testing.assert_array_equal(first, model.encode(TEXTS, task="retrieval"))
     import warnings
 
-    from mlx_embed.quant.checkpoint import AlreadyQuantizedWarning
+    from mlx_embed.encoder.quantized_checkpoint import AlreadyQuantizedWarning
 
     with warnings.catch_warnings():  # made for 4 bits, though its most common layer setting is not 4-bit
         warnings.simplefilter("error")
@@ -508,7 +508,7 @@ def test_cli_no_calibrate_rounds_to_nearest_with_the_mixed_recipe(jina_tiny, tmp
 
 
 def test_bits_per_weight_of_float_modes():
-    from mlx_embed.quant.checkpoint import setting_bits
+    from mlx_embed.encoder.quantized_checkpoint import setting_bits
 
     assert setting_bits({"bits": 4, "group_size": 16, "mode": "nvfp4"}) == pytest.approx(4.5)  # one e4m3 scale
     assert setting_bits({"bits": 4, "group_size": 32, "mode": "mxfp4"}) == pytest.approx(4.25)

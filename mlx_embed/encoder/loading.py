@@ -15,13 +15,13 @@ import mlx.nn as nn
 
 from ..errors import InvalidArgumentError, ModelFormatError
 from ..models.base import widen_tables
-from ..quant.checkpoint import quantize_on_load
 from . import lora
 from .facts import DTYPES, default_dtype, read_json
 from .gguf_qwen3 import read_qwen3_gguf
 from .hub import resolve_model_path
 from .model import EmbeddingModel
 from .profile import read_profile
+from .quantized_checkpoint import quantize_on_load
 from .tokenizer import Tokenizer
 from .weights import build_network
 

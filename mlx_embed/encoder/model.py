@@ -14,8 +14,8 @@ import numpy as np
 from .. import _blas
 from ..errors import InvalidArgumentError
 from ..models import kernels
-from ..quant import checkpoint
 from . import lora
+from . import quantized_checkpoint as checkpoint
 from .batching import DEFAULT_BATCH_TOKENS, iter_progress, pad, plan_batches
 from .facts import STANDARD_TASKS, Profile
 from .pooling import pool

@@ -12,7 +12,7 @@ import mlx.nn as nn
 from ..errors import ModelFormatError
 from ..models import architecture_for
 from ..models.base import TokenEmbedding
-from ..quant import checkpoint
+from . import quantized_checkpoint as checkpoint
 from .facts import read_json
 
 

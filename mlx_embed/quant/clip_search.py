@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import mlx.core as mx
 
-from .checkpoint import pack
+from ..encoder.quantized_checkpoint import pack
 
 
 CLIP_SHRINKS = (1.0, 0.967, 0.933, 0.9)

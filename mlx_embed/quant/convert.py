@@ -26,10 +26,10 @@ from ..encoder import lora
 from ..encoder.facts import DTYPES
 from ..encoder.loading import load
 from ..encoder.profile import ST_POOLING_KEYS
+from ..encoder.quantized_checkpoint import AFFINE_BITS, GROUP_SIZES
 from ..errors import InvalidArgumentError, MlxEmbedError
 from ..models.base import widen_tables
 from . import recipe as quant_recipe
-from .checkpoint import AFFINE_BITS, GROUP_SIZES
 from .clip_search import clip_search_quantize
 from .gptq import gptq_quantize, input_hessians
 

@@ -8,7 +8,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ..encoder.lora import replace_module
-from .checkpoint import pack
+from ..encoder.quantized_checkpoint import pack
 
 
 class _Recorder(nn.Module):

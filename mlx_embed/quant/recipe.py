@@ -35,7 +35,7 @@ import mlx.nn as nn
 
 from ..encoder.pooling import pool
 from ..errors import InvalidArgumentError
-from .checkpoint import setting_bits
+from ..encoder.quantized_checkpoint import setting_bits
 
 RECIPES = {"uniform": "every linear and embedding layer at --bits / --group-size",
            "mixed": "3 to 8 bits per tensor, allocated greedily by measured sensitivity within a 4.5 "

@@ -6,6 +6,8 @@ optional per-layer overrides keyed by module path (`"layers.0.mlp.down_proj": {"
 affine mode, `<path>.biases`. Layers with scales in the checkpoint are built as QuantizedLinear /
 QuantizedEmbedding before the weights load; all others stay float. Every number is checked against
 the shapes the model's config implies, so a wrong entry is refused instead of giving wrong vectors.
+Also here: `quantize_on_load` (whether `load(quantize=N)` still quantizes), `describe` (for `info`),
+`setting_bits` and `pack`, MLX's affine layout as `convert` writes it.
 """
 
 from __future__ import annotations
