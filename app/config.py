@@ -14,7 +14,6 @@ from PySide6.QtCore import QSettings, QStandardPaths
 
 from .hotkey.keys import DEFAULT_HOTKEY
 
-DEFAULT_MODEL = "jinaai/jina-embeddings-v5-text-small"
 DEFAULT_EXCLUDES = ["node_modules/", "*.tmp", "*.log", "__pycache__/", ".git/"]
 DEFAULT_MAX_FILE_MB = 50
 PRECISIONS = ("float16", "binary")       # what the index stores

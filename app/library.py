@@ -15,6 +15,7 @@ from pathlib import Path
 
 import mlx_embed  # noqa: F401  (loads OpenBLAS before mlx.core)
 from mlx_embed.errors import MlxEmbedError, ModelNotFoundError
+from mlx_embed.encoder.facts import DEFAULT_MODEL
 
 
 # --- models ------------------------------------------------------------------------------------------
@@ -27,7 +28,7 @@ class ModelChoice:
 
 
 MODEL_CHOICES = [
-    ModelChoice("jinaai/jina-embeddings-v5-text-small", "jina-embeddings-v5 small",
+    ModelChoice(DEFAULT_MODEL, "jina-embeddings-v5 small",
                 "Best quality. 1024 dims, 4 task adapters, 32K context, multilingual.", 1200),
     ModelChoice("jinaai/jina-embeddings-v5-text-nano", "jina-embeddings-v5 nano",
                 "Fast and small. 768 dims, 4 task adapters, multilingual.", 450),
@@ -36,7 +37,6 @@ MODEL_CHOICES = [
     ModelChoice("sentence-transformers/all-MiniLM-L6-v2", "all-MiniLM-L6-v2",
                 "Tiny English model, 384 dims: quick on any machine.", 90),
 ]
-DEFAULT_MODEL = MODEL_CHOICES[0].repo
 
 
 def offline_mode() -> bool:
@@ -56,7 +56,7 @@ def network_available(host: str = "huggingface.co", timeout: float = 2.0) -> boo
 
 def local_model_path(name_or_path: str) -> Path | None:
     """The model's folder if it is on this machine (a folder, or in the Hugging Face cache), else None."""
-    from mlx_embed.hub import resolve_model_path
+    from mlx_embed.encoder.hub import resolve_model_path
 
     if not name_or_path:
         return None
@@ -87,13 +87,13 @@ def size_on_disk(path: str | os.PathLike) -> int:
 
 
 def download_model(repo: str, report: Callable[[int, int, str], None]) -> Path:
-    """Download a model's files (only what the loader reads: mlx_embed.hub.ALLOW_PATTERNS).
+    """Download a model's files (only what the loader reads: mlx_embed.encoder.hub.ALLOW_PATTERNS).
 
     `report(done_bytes, total_bytes, what)` is called as bytes arrive; raise from it (e.g. the worker's
     Cancelled) to stop the download.
     """
     from huggingface_hub import snapshot_download
-    from mlx_embed.hub import ALLOW_PATTERNS
+    from mlx_embed.encoder.hub import ALLOW_PATTERNS
 
     if offline_mode():
         raise ModelNotFoundError(f"Cannot download {repo}: offline mode (HF_HUB_OFFLINE) is on. Unset it, "

@@ -15,11 +15,13 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QFormLayout
                                QListWidget, QListWidgetItem, QProgressBar, QPushButton, QStackedWidget, QStyle,
                                QStyledItemDelegate, QStyleOptionViewItem, QVBoxLayout, QWidget)
 
+from mlx_embed.encoder.facts import DTYPES
+
 from . import library
 from .itemmodels.common import human_size
 
 LOCAL = "__local__"
-DTYPES = [("Model default", ""), ("float32", "float32"), ("float16", "float16"), ("bfloat16", "bfloat16")]
+DTYPE_CHOICES = [("Model default", "")] + [(name, name) for name in DTYPES]
 QUANT = [("None", 0), ("8-bit", 8), ("4-bit", 4)]
 
 
@@ -100,7 +102,7 @@ class ModelView(QWidget):
                           ("max", "Max tokens")):
             form.addRow(text + ":", self.details[key])
         self.dtype = QComboBox(objectName="modelDtype")
-        for text, value in DTYPES:
+        for text, value in DTYPE_CHOICES:
             self.dtype.addItem(text, value)
         self.quant = QComboBox(objectName="modelQuant")
         for text, value in QUANT:
@@ -291,7 +293,7 @@ class ModelView(QWidget):
         d["tasks"].setText(", ".join(tasks) if tasks else ("any (one set of weights)" if "dim" in facts else "—"))
         d["precision"].setText(str(facts.get("dtype", "—")))
         q = facts.get("quantization") or facts.get("quantize")
-        if isinstance(q, dict):  # quantized.describe's
+        if isinstance(q, dict):  # quantized_checkpoint.describe's
             q = q["summary"]
         d["quant"].setText(str(q) if q else ("none" if "dim" in facts else "—"))
         d["max"].setText(str(facts.get("max_length", "—")))

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from bench import run_json_worker  # noqa: E402
 
-# name -> (module attributes of mlx_embed.batching, encode keyword arguments, environment)
+# name -> (module attributes of mlx_embed.encoder.batching, encode keyword arguments, environment)
 SETTINGS = {
     "shipped defaults": ({}, {}, {}),
     "batch overhead 0 tokens (pure padding)": ({"BATCH_OVERHEAD_TOKENS": 0}, {}, {}),
@@ -38,7 +38,7 @@ SETTINGS = {
 WORKER = """
 import json, sys, time
 import mlx_embed
-import mlx_embed.batching as batching
+import mlx_embed.encoder.batching as batching
 attrs, kwargs, path, texts, task, prompt, repeats = json.loads(sys.stdin.read())
 for k, v in attrs.items():
     setattr(batching, k, v)

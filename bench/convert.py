@@ -42,8 +42,8 @@ import mlx_embed  # noqa: E402  (before mlx: loads OpenBLAS)
 import mlx.core as mx  # noqa: E402
 import numpy as np  # noqa: E402
 
-from mlx_embed.convert import CALIBRATION_MODULES, convert, weight_bytes  # noqa: E402
-from mlx_embed import quant_recipe  # noqa: E402
+from mlx_embed.quant.convert import CALIBRATION_MODULES, convert, weight_bytes  # noqa: E402
+from mlx_embed.quant import recipe as quant_recipe  # noqa: E402
 from tests import model_fixtures  # noqa: E402
 from tests.test_convert import doc_sentences  # noqa: E402  (held-out /usr/share/doc paragraphs)
 
@@ -106,7 +106,7 @@ def dequantized(model):
     and it runs at BLAS speed: quantized matmuls on a Linux CPU run at a few GFLOP/s.
     """
     import mlx.nn as nn
-    from mlx_embed.adapters import _replace
+    from mlx_embed.encoder.lora import replace_module
 
     for path, m in list(model.network.named_modules()):
         if isinstance(m, (nn.QuantizedLinear, nn.QuantizedEmbedding)):
@@ -118,7 +118,7 @@ def dequantized(model):
                 if "bias" in m:
                     new.bias = m.bias
             new.weight = w
-            _replace(model.network, path, new)
+            replace_module(model.network, path, new)
     mx.eval(model.network.parameters())
     return model
 

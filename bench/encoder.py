@@ -81,7 +81,7 @@ def worker_mlx(model_path: str, texts: list[str], task: str | None, prompt: str)
     # the peak of load + encode, taken before fuse_timing's bench-only copy of every adapted weight
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     ids = model.tokenizer.encode([prompt + t for t in texts], model.max_length)
-    from mlx_embed.batching import DEFAULT_BATCH_TOKENS, plan_batches
+    from mlx_embed.encoder.batching import DEFAULT_BATCH_TOKENS, plan_batches
 
     lengths = [len(i) for i in ids]
     batches = plan_batches(lengths, DEFAULT_BATCH_TOKENS, 64)

@@ -46,7 +46,7 @@ import mlx_embed  # noqa: E402  (OpenBLAS before mlx.core on a Linux CPU)
 import mlx.core as mx  # noqa: E402
 
 from bench import texts as real_texts  # noqa: E402
-from mlx_embed.tokenization import Tokenizer  # noqa: E402
+from mlx_embed.encoder.tokenizer import Tokenizer  # noqa: E402
 
 TASKS = ("retrieval", "text-matching", "clustering", "classification")
 VARIANTS = {"float32": ("float32", None), "bfloat16": ("bfloat16", None), "float16": ("float16", None),

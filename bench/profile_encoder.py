@@ -98,8 +98,9 @@ def profile_encode(model, texts: list[str], prompt: str, task: str | None, repea
     import mlx.core as mx
     import numpy as np
 
-    from mlx_embed.batching import DEFAULT_BATCH_TOKENS, pad, plan_batches
-    from mlx_embed.pooling import finish, pool
+    from mlx_embed.encoder.batching import DEFAULT_BATCH_TOKENS, pad, plan_batches
+    from mlx_embed.encoder.pooling import pool
+    from mlx_embed.encoder.precision import finish
 
     model.warm_up()
     model.encode(texts[:4], prompt=prompt, task=task)  # warm-up (and any compilation)

@@ -24,7 +24,7 @@ import mlx.core as mx  # noqa: E402
 import mlx.nn as nn  # noqa: E402
 
 from bench.convert import encode_texts, quality, quality_texts  # noqa: E402
-from mlx_embed import convert as conversion, quant_recipe  # noqa: E402
+from mlx_embed.quant import convert as conversion, recipe as quant_recipe  # noqa: E402
 
 
 def main() -> None:

@@ -472,7 +472,7 @@ def test_model_manager_shows_model_facts(desk):
     shot(window, "model-manager")
     # a mixed 4-bit checkpoint reads as what it is, not as its lowest layer setting or a raw dict
     import mlx.nn as nn
-    from mlx_embed import quantized
+    from mlx_embed.encoder import quantized_checkpoint as quantized
 
     net = nn.Sequential(nn.Linear(64, 64), nn.Linear(64, 64))
     nn.quantize(net, class_predicate=lambda path, _: {"bits": 4 if path.endswith("0") else 8, "group_size": 64})

@@ -183,7 +183,7 @@ def test_download_progress_and_cancel_through_the_hub_tqdm(qapp, tmp_path, monke
         assert wait_until(lambda: task.done.is_set(), 30)
         assert wait_until(lambda: "cancelled" in view.status.text().lower(), 10), view.status.text()
         assert calls and calls[0][0] == library.MODEL_CHOICES[1].repo
-        from mlx_embed.hub import ALLOW_PATTERNS
+        from mlx_embed.encoder.hub import ALLOW_PATTERNS
         assert calls[0][1] == ALLOW_PATTERNS, "only the files the loader reads"
     finally:
         session.shutdown()

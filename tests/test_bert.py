@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 import mlx_embed
-from mlx_embed.batching import pad
+from mlx_embed.encoder.batching import pad
 from mlx_embed.errors import InvalidArgumentError, ModelFormatError
-from mlx_embed.pooling import pool
+from mlx_embed.encoder.pooling import pool
 
 from . import model_fixtures, oracle
 

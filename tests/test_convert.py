@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 import mlx_embed
-from mlx_embed.adapters import LoRALinear
+from mlx_embed.encoder.lora import LoRALinear
 from mlx_embed.cli import main
-from mlx_embed.convert import OutputExistsError, convert
+from mlx_embed.quant.convert import OutputExistsError, convert
 from mlx_embed.errors import InvalidArgumentError, ModelFormatError
-from mlx_embed import quant_recipe
+from mlx_embed.quant import recipe as quant_recipe
 from mlx.utils import tree_flatten
 
 from . import model_fixtures
@@ -197,7 +197,7 @@ def test_missing_scales_or_biases_are_refused(key, converted, tmp_path):
 def test_quantize_argument_on_a_quantized_checkpoint(converted, tmp_path, capsys):
     import warnings
 
-    from mlx_embed.quantized import AlreadyQuantizedWarning
+    from mlx_embed.encoder.quantized_checkpoint import AlreadyQuantizedWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # same bits: silently nothing to do
@@ -287,7 +287,7 @@ def test_odd_bit_widths_keep_adapters_attachable(bits, jina_tiny, float_model, t
 # --- GPTQ-calibrated quantization --------------------------------------------------------------------
 @pytest.mark.parametrize("bits", [4, 6, 8])
 def test_gptq_lowers_output_error_and_packs_like_mlx(bits):
-    from mlx_embed.convert import gptq_quantize
+    from mlx_embed.quant.gptq import gptq_quantize
 
     rng = np.random.default_rng(0)
     mixing = rng.standard_normal((128, 128)).astype(np.float32)
@@ -307,7 +307,7 @@ def test_gptq_rounds_outlier_channels_first():
     """A few input channels 20x larger than the rest (BERT's residual stream has such dimensions):
     rounding them first and pushing their error onto the quiet channels halves the output error of
     round-to-nearest; in contiguous column order GPTQ removes only about a quarter of it (0.74-0.77)."""
-    from mlx_embed.convert import gptq_quantize
+    from mlx_embed.quant.gptq import gptq_quantize
 
     rng = np.random.default_rng(0)
     for _ in range(3):
@@ -362,7 +362,8 @@ WIDE = dict(hidden_size=128, num_hidden_layers=4, intermediate_size=256, num_att
 
 def _mlx_lm_rebuild(folder: Path) -> nn.Module:
     """Rebuild a checkpoint the way mlx-lm's load_model does: per-layer config entry, else scales present."""
-    from mlx_embed.loading import architecture_for, read_json
+    from mlx_embed.encoder.facts import read_json
+    from mlx_embed.models import architecture_for
 
     config = read_json(folder / "config.json")
     weights = mx.load(str(folder / "model.safetensors"))
@@ -424,7 +425,7 @@ def test_mixed_recipe_on_every_architecture(kind, tmp_path):
         np.testing.assert_array_equal(first, model.encode(TEXTS, task="retrieval"))
     import warnings
 
-    from mlx_embed.quantized import AlreadyQuantizedWarning
+    from mlx_embed.encoder.quantized_checkpoint import AlreadyQuantizedWarning
 
     with warnings.catch_warnings():  # made for 4 bits, though its most common layer setting is not 4-bit
         warnings.simplefilter("error")
@@ -462,7 +463,7 @@ def doc_sentences(count: int, seed: int = 0) -> list[str]:
 
 
 def test_bits_per_weight_counts_scales_and_biases():
-    from mlx_embed.quant_recipe import bits_per_weight
+    from mlx_embed.quant.recipe import bits_per_weight
 
     shapes = {"a": (256, 1024), "b": (256, 1024)}
     g64 = {"group_size": 64, "bits": 4, "mode": "affine"}
@@ -475,7 +476,7 @@ def test_minilm_mixed_4bit_on_held_out_real_text(minilm_path, tmp_path):
     """The real model, the default 4-bit recipe, cosine on Debian package READMEs it never saw."""
     texts = doc_sentences(48)
     assert len(texts) >= 40, "too few /usr/share/doc sentences on this machine"
-    from mlx_embed.convert import calibration_texts
+    from mlx_embed.quant.convert import calibration_texts
 
     original = mlx_embed.load(minilm_path)
     # the default recipe; 16 of the 64 built-in calibration texts keep the test quick
@@ -507,7 +508,7 @@ def test_cli_no_calibrate_rounds_to_nearest_with_the_mixed_recipe(jina_tiny, tmp
 
 
 def test_bits_per_weight_of_float_modes():
-    from mlx_embed.quant_recipe import setting_bits
+    from mlx_embed.encoder.quantized_checkpoint import setting_bits
 
     assert setting_bits({"bits": 4, "group_size": 16, "mode": "nvfp4"}) == pytest.approx(4.5)  # one e4m3 scale
     assert setting_bits({"bits": 4, "group_size": 32, "mode": "mxfp4"}) == pytest.approx(4.25)
@@ -515,7 +516,7 @@ def test_bits_per_weight_of_float_modes():
 
 
 def test_allocation_is_greedy_per_bit_and_keeps_the_budget():
-    from mlx_embed.quant_recipe import allocate, bits_per_weight
+    from mlx_embed.quant.recipe import allocate, bits_per_weight
 
     # a big table that barely matters and a small tensor that matters a lot: the small one gets the bits
     shapes = {"table": (4096, 256), "small": (256, 256), "other": (256, 256)}
@@ -558,7 +559,7 @@ def test_mixed_plan_funds_the_sensitive_tensors_from_the_token_table():
     """A token table that is most of the weights (as in MiniLM: half) takes fewer bits than the linear
     layers it funds; deeper value projections get at least the bits of shallower ones and of query/key.
     (On MiniLM's real weights: table 3 bits, linear layers 5 to 8; bench/convert.py.)"""
-    from mlx_embed.quant_recipe import bits_per_weight, candidate_shapes, layer_index, plan, role
+    from mlx_embed.quant.recipe import bits_per_weight, candidate_shapes, layer_index, plan, role
 
     network = _bert_like(vocab=16384, hidden=128, intermediate=512, blocks=3)
     shapes = candidate_shapes(network)
@@ -577,7 +578,7 @@ def test_mixed_plan_funds_the_sensitive_tensors_from_the_token_table():
 
 @pytest.mark.parametrize("bits", [3, 4])
 def test_clip_search_rounding_beats_round_to_nearest_and_packs_like_mlx(bits):
-    from mlx_embed.convert import clip_search_quantize
+    from mlx_embed.quant.clip_search import clip_search_quantize
 
     rng = np.random.default_rng(1)
     w = rng.standard_t(4, size=(300, 128)).astype(np.float32) * 0.05  # heavy tails, like embedding rows
@@ -593,8 +594,8 @@ def test_clip_search_rounding_beats_round_to_nearest_and_packs_like_mlx(bits):
 
 def test_table_gain_is_measured_and_leaves_the_weights_alone(tmp_path):
     """convert measures the token table's sensitivity with a 3-bit table; the float table comes back."""
-    from mlx_embed.convert import calibration_texts
-    from mlx_embed.quant_recipe import table_gain
+    from mlx_embed.quant.convert import calibration_texts
+    from mlx_embed.quant.recipe import table_gain
 
     model = mlx_embed.load(model_fixtures.write_bert(tmp_path / "bert", seed=4), dtype="float32")
     path = "embeddings.word_embeddings"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import mlx_embed
-from mlx_embed.batching import pad, plan_batches
+from mlx_embed.encoder.batching import pad, plan_batches
 
 TEXTS = ["alpha", "Mars is red " * 20, "", "Le renard brun", "short one", "x " * 50, "日本語のテキスト"]
 

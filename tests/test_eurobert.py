@@ -17,10 +17,10 @@ import pytest
 import torch
 
 import mlx_embed
-from mlx_embed.batching import pad
+from mlx_embed.encoder.batching import pad
 from mlx_embed.errors import ModelFormatError
 from mlx_embed.models import architecture_for, base, eurobert, qwen3
-from mlx_embed.pooling import pool
+from mlx_embed.encoder.pooling import pool
 
 from . import model_fixtures, oracle
 

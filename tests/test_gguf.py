@@ -17,7 +17,8 @@ import pytest
 
 import mlx_embed
 from mlx_embed.errors import ModelFormatError
-from mlx_embed.gguf import read_gguf, tokenizer_from_metadata
+from mlx_embed.encoder.gguf_file import read_gguf
+from mlx_embed.encoder.gguf_qwen3 import tokenizer_from_metadata
 
 from . import gguf_fixtures, model_fixtures, oracle
 
@@ -117,7 +118,7 @@ def test_mlx_decoders_match_the_gguf_reference(qtype):
     from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
     from gguf.quants import dequantize, quantize
 
-    from mlx_embed.gguf import _MLX_DECODERS
+    from mlx_embed.encoder.gguf_file import _MLX_DECODERS
 
     rng = np.random.default_rng(1)
     values = (rng.standard_normal((24, 512)) * np.linspace(0.05, 3.0, 512)).astype(np.float32)
@@ -165,7 +166,7 @@ def test_pretokenizers_rebuilt_exactly(tmp_path, pre):
     """A vocabulary with merges across whitespace, digits and contractions: any regex slip changes ids."""
     from tokenizers import Tokenizer as HFTokenizer
 
-    from mlx_embed.gguf import read_header
+    from mlx_embed.encoder.gguf_file import read_header
 
     folder = gguf_fixtures.write_bpe_tokenizer(tmp_path / "tok", pre)
     path = gguf_fixtures.write_vocab_gguf(folder, tmp_path / "vocab.gguf", pre)

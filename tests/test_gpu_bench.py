@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import mlx_embed
-from mlx_embed import loading
+from mlx_embed.encoder import facts
 from mlx_embed.models import base
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,15 +27,15 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_default_dtype_is_bfloat16_on_any_gpu(monkeypatch, index):
     # Device(gpu, 1) is a second CUDA card: the old `== mx.gpu` check (index 0 only) missed it.
     monkeypatch.setattr(mx, "default_device", lambda: mx.Device(mx.DeviceType.gpu, index))
-    assert loading.on_gpu()
-    assert loading.default_dtype() == mx.bfloat16
+    assert facts.on_gpu()
+    assert facts.default_dtype() == mx.bfloat16
     monkeypatch.setattr(mx, "default_device", lambda: mx.Device(mx.DeviceType.cpu, 0))
-    assert not loading.on_gpu()
-    assert loading.default_dtype() == mx.float32
+    assert not facts.on_gpu()
+    assert facts.default_dtype() == mx.float32
 
 
 def test_load_on_a_gpu_picks_bfloat16_and_quantizes(monkeypatch, jina_tiny):
-    monkeypatch.setattr(loading, "on_gpu", lambda: True)
+    monkeypatch.setattr(facts, "on_gpu", lambda: True)
     model = mlx_embed.load(jina_tiny)
     assert model.dtype == mx.bfloat16
     assert model.network.norm.weight.dtype == mx.bfloat16
@@ -44,7 +44,7 @@ def test_load_on_a_gpu_picks_bfloat16_and_quantizes(monkeypatch, jina_tiny):
     a = model.encode(["Mars is the Red Planet."], task="retrieval")
     b = q8.encode(["Mars is the Red Planet."], task="retrieval")
     assert float((a * b).sum()) > 0.99
-    monkeypatch.setattr(loading, "on_gpu", lambda: False)
+    monkeypatch.setattr(facts, "on_gpu", lambda: False)
     assert mlx_embed.load(jina_tiny).dtype == mx.float32
 
 

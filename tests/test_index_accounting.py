@@ -13,7 +13,7 @@ import pytest
 
 from mlx_embed.cli import main
 from mlx_embed.index import Index
-from mlx_embed.loading import model_name
+from mlx_embed.encoder.profile import model_name
 
 from .test_index_engine import prose
 

@@ -181,7 +181,7 @@ def test_ignore_rule_syntax(tmp_path):
 # --- chunking ----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def tokenizer(minilm_path):
-    from mlx_embed.tokenization import Tokenizer
+    from mlx_embed.encoder.tokenizer import Tokenizer
 
     return Tokenizer.from_file(minilm_path / "tokenizer.json")
 

@@ -12,7 +12,7 @@ import pytest
 import mlx.core as mx
 import mlx.nn as nn
 
-from mlx_embed.batching import plan_batches
+from mlx_embed.encoder.batching import plan_batches
 from mlx_embed.models import kernels
 from mlx_embed.models.base import Packing
 

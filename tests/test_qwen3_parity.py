@@ -113,7 +113,7 @@ def test_other_layouts_match_reference(tmp_path, layout):
 def test_checkpoint_dtypes_shards_and_prefixes(tmp_path, dtype, shards, prefix):
     folder = model_fixtures.write_jina_v5(tmp_path / "m", dtype=dtype, shards=shards, prefix=prefix)
     model = mlx_embed.load(folder)
-    assert model.dtype == mlx_embed.loading.DTYPES["float32"]  # CPU policy: compute in float32
+    assert model.dtype == mlx_embed.encoder.facts.DTYPES["float32"]  # CPU policy: compute in float32
     ours = model.encode(TEXTS, task="text-matching")
     ref = qwen3_embed(folder, TEXTS, task="text-matching", prefix="Document: ")
     assert cosine_rows(ours, ref).min() >= PARITY
@@ -126,7 +126,7 @@ def test_half_precision_token_table_stays_half_and_exact(tmp_path, dtype):
     folder = model_fixtures.write_jina_v5(tmp_path / "m", dtype=dtype)
     model = mlx_embed.load(folder)
     table = model.network.embed_tokens
-    assert table.weight.dtype == mlx_embed.loading.DTYPES[dtype] and table.rows_dtype == mx.float32
+    assert table.weight.dtype == mlx_embed.encoder.facts.DTYPES[dtype] and table.rows_dtype == mx.float32
     others = [k for k, v in tree_flatten(model.network.parameters()) if k != "embed_tokens.weight"]
     assert others and all(v.dtype == mx.float32 for k, v in tree_flatten(model.network.parameters()) if k in others)
     half = model.encode(TEXTS, task="clustering")
@@ -162,7 +162,7 @@ def test_shared_input_lora_groups_are_one_product_and_exact(model):
     grouped product gives what each member's own x @ A @ B would."""
     import mlx.core as mx
 
-    from mlx_embed import adapters
+    from mlx_embed.encoder import lora as adapters
 
     attn = model.network.layers[0].self_attn
     group = attn.q_proj.group

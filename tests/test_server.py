@@ -407,41 +407,41 @@ def _wait(condition, timeout: float = 20.0) -> None:
 
 def test_concurrent_requests_are_batched_and_each_gets_its_own_vectors(model):
     app = create_app(model, ServerSettings(batch_window_ms=5))
-    batcher = app.state.service.batcher
+    scheduler = app.state.service.scheduler
     requests = [({"input": [f"text number {i}", TEXTS[i % len(TEXTS)]], "task": task}, task)
                 for i, task in enumerate(["retrieval", "clustering"] * 6)]
     with BackgroundServer(app) as srv, ThreadPoolExecutor(len(requests)) as pool:
         with model._lock:  # hold the model so that requests pile up in the queue
             first = pool.submit(call, srv.url, "POST", "/v1/embeddings", requests[0][0])
-            _wait(lambda: batcher.busy and batcher.pending == 0)
+            _wait(lambda: scheduler.busy and scheduler.pending == 0)
             futures = [first] + [pool.submit(call, srv.url, "POST", "/v1/embeddings", body) for body, _ in requests[1:]]
-            _wait(lambda: batcher.pending == len(requests) - 1)
-            before = dict(batcher.stats)
+            _wait(lambda: scheduler.pending == len(requests) - 1)
+            before = dict(scheduler.stats)
         replies = [f.result() for f in futures]
     for (body, task), (status, reply, _) in zip(requests, replies):
         assert status == 200, reply
         got = np.array([d["embedding"] for d in reply["data"]])
         np.testing.assert_allclose(got, model.encode(body["input"], task=task), atol=2e-5)
     # the 11 queued requests ran as one batch per task, not one forward pass per request
-    assert batcher.stats["batches"] - before["batches"] == 3
-    assert batcher.stats["largest_batch"] == 6
+    assert scheduler.stats["batches"] - before["batches"] == 3
+    assert scheduler.stats["largest_batch"] == 6
 
 
 def test_full_queue_answers_429_then_recovers(model):
     app = create_app(model, ServerSettings(max_queue=2))
-    batcher = app.state.service.batcher
+    scheduler = app.state.service.scheduler
     with BackgroundServer(app) as srv, ThreadPoolExecutor(3) as pool:
         with model._lock:
             running = pool.submit(call, srv.url, "POST", "/v1/embeddings", {"input": "one"})
-            _wait(lambda: batcher.busy and batcher.pending == 0)
+            _wait(lambda: scheduler.busy and scheduler.pending == 0)
             queued = [pool.submit(call, srv.url, "POST", "/embed", {"inputs": t}) for t in ("two", "three")]
-            _wait(lambda: batcher.pending == 2)
+            _wait(lambda: scheduler.pending == 2)
             status, reply, headers = call(srv.url, "POST", "/v1/embeddings", {"input": "four"})
             assert status == 429 and reply["error"]["code"] == "queue_full" and headers["retry-after"] == "1"
             assert call(srv.url, "GET", "/health")[1]["queue"] == 2
         assert running.result()[0] == 200 and [q.result()[0] for q in queued] == [200, 200]
         assert call(srv.url, "POST", "/v1/embeddings", {"input": "five"})[0] == 200
-        assert batcher.stats["rejected"] == 1
+        assert scheduler.stats["rejected"] == 1
 
 
 # --- load: N clients for T seconds against `mlx-embed serve`, throughput, p95, flat memory --------------

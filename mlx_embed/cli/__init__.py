@@ -11,6 +11,8 @@ import importlib
 import os
 import sys
 
+from ..encoder.facts import DEFAULT_MODEL
+
 # Command modules, imported lazily so `mlx-embed --help` and each command start fast.
 COMMANDS = ["embed", "info", "download", "convert", "serve", "index", "search", "cluster", "classify", "apply"]
 
@@ -30,8 +32,6 @@ def add_model_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", "-m", default=os.environ.get("MLX_EMBED_MODEL", DEFAULT_MODEL),
                         help="model folder or Hugging Face repo id (env MLX_EMBED_MODEL; default %(default)s)")
 
-
-DEFAULT_MODEL = "jinaai/jina-embeddings-v5-text-small"
 
 
 def _version() -> str:

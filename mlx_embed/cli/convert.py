@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..convert import convert, default_recipe
+    from ..quant.convert import convert, default_recipe
     from ..errors import InvalidArgumentError
 
     calibrate = True if args.calibrate or args.calibration_file is not None else None  # None: the recipe's

@@ -12,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..hub import resolve_model_path
+    from ..encoder.hub import resolve_model_path
 
     print(resolve_model_path(args.repo, download=True))
     return 0

@@ -2,7 +2,7 @@
 
     chunk_text(text, tokenizer, max_tokens, overlap, pages=None) -> list[Chunk(start, end, page, text)]
 
-`tokenizer` is the model's (mlx_embed.tokenization.Tokenizer, anything with `offsets(text)`, or a
+`tokenizer` is the model's (mlx_embed.encoder.tokenizer.Tokenizer, anything with `offsets(text)`, or a
 `tokenizers.Tokenizer`). A window ends at the best break (blank line, line end, sentence end, space)
 in its last quarter, so passages read well; consecutive windows share about `overlap` tokens.
 `page` is the 1-based page (PDF) or slide (PPTX) of the chunk: with `pages`, chunks never cross a page.

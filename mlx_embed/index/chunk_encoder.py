@@ -21,7 +21,7 @@ EMBED_BATCH = 32  # chunks per model call (cancel is checked between calls)
 
 class ChunkEncoder:
     def __init__(self, model, chunk_tokens: int = 256, vector_dim: int | None = None):
-        from ..pooling import check_truncate_dim
+        from ..encoder.precision import check_truncate_dim
 
         self.model = model
         self.vector_dim = vector_dim
@@ -42,7 +42,7 @@ class ChunkEncoder:
 
     def documents(self, texts: list[str], cancel: threading.Event | None = None) -> np.ndarray | None:
         """Normalised vectors of chunk texts; None if cancelled part-way."""
-        from ..pooling import finish
+        from ..encoder.precision import finish
 
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for s in range(0, len(texts), EMBED_BATCH):

@@ -95,7 +95,7 @@ class Index:
         if self._model is not None or not isinstance(self._model_arg, (str, os.PathLike)):
             current = model_identity(self._model or self._model_arg)
         else:
-            from ..hub import resolve_model_path
+            from ..encoder.hub import resolve_model_path
 
             folder = resolve_model_path(self._model_arg, download=False)
             current = {"fingerprint": folder_fingerprint(folder), "dim": recorded.get("dim"), "path": str(folder),
@@ -125,7 +125,7 @@ class Index:
                 raise InvalidArgumentError("This index has no model yet: pass a model (--model).")
             arg = recorded["path"] if recorded is not None else self._fallback_model
         if isinstance(arg, (str, os.PathLike)):
-            from ..loading import load
+            from ..encoder.loading import load
 
             return load(arg, download=False)
         return arg
@@ -344,4 +344,3 @@ def _alive(pid) -> bool:
         return True
     except (OSError, ValueError):
         return False
-

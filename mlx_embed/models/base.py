@@ -122,12 +122,13 @@ class RoPE(nn.Module):
                             scale=self.scale, offset=0, freqs=self._freqs)
 
 
-class Embedding(nn.Embedding):
-    """nn.Embedding (same parameters) whose table may stay in the half precision it was stored in.
+class TokenEmbedding(nn.Embedding):
+    """A lookup table (token, position or token-type rows): nn.Embedding (same parameters and
+    checkpoint keys) whose table may stay in the half precision it was stored in.
 
     A lookup table does no arithmetic, so a bfloat16/float16 table read as float32 rows gives exactly
     the values a float32 copy would, at half the memory (jina-v5-small's 151669-token table: 311 MB
-    saved). `loading.build_network` sets `rows_dtype` when it keeps a table so; None means the rows
+    saved). `encoder.weights.build_network` sets `rows_dtype` when it keeps a table so; None means the rows
     come out in the table's own dtype."""
 
     rows_dtype: mx.Dtype | None = None
@@ -145,9 +146,9 @@ class Embedding(nn.Embedding):
 
 
 def widen_tables(network: nn.Module) -> None:
-    """Every Embedding of `network` stored in its rows' dtype (`Embedding.widen`)."""
+    """Every TokenEmbedding of `network` stored in its rows' dtype (`TokenEmbedding.widen`)."""
     for module in network.modules():
-        if isinstance(module, Embedding):
+        if isinstance(module, TokenEmbedding):
             module.widen()
 
 

@@ -15,7 +15,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ..errors import InvalidArgumentError, ModelFormatError
-from .base import BaseArgs, Embedding, LayerNorm, Packing, attention, key_padding_mask
+from .base import BaseArgs, LayerNorm, Packing, TokenEmbedding, attention, key_padding_mask
 from .kernels import from_heads, gelu, to_heads
 
 CAUSAL = False
@@ -60,10 +60,10 @@ class ModelArgs(BaseArgs):
 class Embeddings(nn.Module):
     def __init__(self, args: ModelArgs):
         super().__init__()
-        self.word_embeddings = Embedding(args.vocab_size, args.hidden_size)
-        self.position_embeddings = Embedding(args.max_position_embeddings, args.hidden_size)
+        self.word_embeddings = TokenEmbedding(args.vocab_size, args.hidden_size)
+        self.position_embeddings = TokenEmbedding(args.max_position_embeddings, args.hidden_size)
         if args.type_vocab_size > 0:
-            self.token_type_embeddings = Embedding(args.type_vocab_size, args.hidden_size)
+            self.token_type_embeddings = TokenEmbedding(args.type_vocab_size, args.hidden_size)
         self.LayerNorm = LayerNorm(args.hidden_size, eps=args.layer_norm_eps)
 
     def __call__(self, input_ids: mx.array, tokens: Packing) -> mx.array:

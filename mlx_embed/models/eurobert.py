@@ -15,7 +15,8 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from ..errors import ModelFormatError
-from .base import BaseArgs, Embedding, Packing, RMSNorm, RoPE, attention, key_padding_mask, rope_settings
+from .base import (BaseArgs, Packing, RMSNorm, RoPE, TokenEmbedding, attention, key_padding_mask,
+                   rope_settings)
 from .kernels import from_heads, gelu, swiglu, to_heads
 
 CAUSAL = False
@@ -109,7 +110,7 @@ class Model(nn.Module):
     def __init__(self, args: ModelArgs):
         super().__init__()
         self.args = args
-        self.embed_tokens = Embedding(args.vocab_size, args.hidden_size)
+        self.embed_tokens = TokenEmbedding(args.vocab_size, args.hidden_size)
         self.layers = [TransformerBlock(args) for _ in range(args.num_hidden_layers)]
         self.norm = RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
 

@@ -14,7 +14,7 @@ from typing import Any
 import mlx.core as mx
 import mlx.nn as nn
 
-from .base import BaseArgs, Embedding, Packing, RMSNorm, RoPE, attention, rope_settings
+from .base import BaseArgs, Packing, RMSNorm, RoPE, TokenEmbedding, attention, rope_settings
 from .kernels import from_heads, swiglu, to_heads
 
 CAUSAL = True
@@ -91,7 +91,7 @@ class Model(nn.Module):
     def __init__(self, args: ModelArgs):
         super().__init__()
         self.args = args
-        self.embed_tokens = Embedding(args.vocab_size, args.hidden_size)
+        self.embed_tokens = TokenEmbedding(args.vocab_size, args.hidden_size)
         self.layers = [TransformerBlock(args) for _ in range(args.num_hidden_layers)]
         self.norm = RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
 

@@ -21,7 +21,7 @@ from .schemas import (EmbeddingRequest, EmbeddingResponse, EmbedRequest, ErrorRe
 from .service import EmbeddingService, ServerSettings
 
 if TYPE_CHECKING:
-    from ..embedder import EmbeddingModel
+    from ..encoder.model import EmbeddingModel
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": text} for status, text in {
@@ -115,9 +115,9 @@ def create_app(model: "EmbeddingModel", settings: ServerSettings | None = None) 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        service.batcher.start()
+        service.scheduler.start()
         yield
-        service.batcher.close()
+        service.scheduler.close()
 
     app = FastAPI(title="mlx-embed", version=__version__, lifespan=lifespan, strict_content_type=False,
                   description="Local embeddings on MLX: OpenAI-compatible `/v1/embeddings`, Text Embeddings "
@@ -177,8 +177,8 @@ def create_app(model: "EmbeddingModel", settings: ServerSettings | None = None) 
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}}, summary="Liveness")
     async def health() -> Response:
-        ok = service.batcher.alive
-        body = {"status": "ok" if ok else "unavailable", "model": service.name, "queue": service.batcher.pending}
+        ok = service.scheduler.alive
+        body = {"status": "ok" if ok else "unavailable", "model": service.name, "queue": service.scheduler.pending}
         return JSONBytes(_dumps(body), status_code=200 if ok else 503)
 
     return app

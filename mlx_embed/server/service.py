@@ -1,4 +1,4 @@
-"""What the endpoints share: limits, model names and task suffixes, inputs to token ids, and the batcher."""
+"""What the endpoints share: limits, model names and task suffixes, inputs to token ids, and the request scheduler."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from ..embedder import STANDARD_TASKS
+from ..encoder.facts import STANDARD_TASKS
+from ..encoder.precision import finish
 from ..errors import InvalidArgumentError
-from ..pooling import finish
-from .batcher import Batcher, BatcherClosedError, QueueFullError
 from .errors import ApiError
+from .scheduler import QueueFullError, Scheduler, SchedulerClosedError
 
 if TYPE_CHECKING:
-    from ..embedder import EmbeddingModel
+    from ..encoder.model import EmbeddingModel
 
 log = logging.getLogger("mlx_embed.server")
 
@@ -50,7 +50,7 @@ class EmbeddingService:
         self.tasks = tuple(model.tasks) or STANDARD_TASKS
         self.created = int(time.time())
         self._mapped: set[str] = set()  # unlisted ids already logged once
-        self.batcher = Batcher(model, window_ms=settings.batch_window_ms, batch_tokens=settings.max_batch_tokens,
+        self.scheduler = Scheduler(model, window_ms=settings.batch_window_ms, batch_tokens=settings.max_batch_tokens,
                                batch_size=settings.batch_size, max_queue=settings.max_queue,
                                cache_limit_bytes=settings.cache_limit_bytes)
 
@@ -170,7 +170,7 @@ class EmbeddingService:
                   dimensions: int | None = None, prompt_name: str | None = None, truncate: bool = True,
                   normalize: bool = True, too_long_status: int = 400) -> tuple[np.ndarray, int, str]:
         """Check a request, tokenise it, embed it with the batch it joins: (vectors, tokens used, served id)."""
-        self.batcher.announce()  # so the worker waits for this request while it is tokenised
+        self.scheduler.announce()  # so the worker waits for this request while it is tokenised
         submitted = False
         try:
             task, served = self.resolve(model_id, task)
@@ -179,13 +179,13 @@ class EmbeddingService:
             texts, tokens = self.check_inputs(inputs, param)
             ids = await run_in_threadpool(self.tokenize, texts, tokens, prefix, truncate, param, too_long_status)
             submitted = True
-            vectors = await self.batcher.embed(ids, task, announced=True)
+            vectors = await self.scheduler.embed(ids, task, announced=True)
         except QueueFullError:
-            raise ApiError(429, f"The server is busy ({self.batcher.max_queue} requests queued); retry shortly.",
+            raise ApiError(429, f"The server is busy ({self.scheduler.max_queue} requests queued); retry shortly.",
                            "queue_full", headers={"Retry-After": "1"}) from None
-        except BatcherClosedError:
+        except SchedulerClosedError:
             raise ApiError(503, "The server is shutting down.", "unavailable") from None
         finally:
             if not submitted:
-                self.batcher.withdraw()
+                self.scheduler.withdraw()
         return finish(vectors, dimensions, normalize), sum(len(s) for s in ids), served

@@ -19,7 +19,7 @@ mlx-lm-style loader rebuilds the same layers.
   because it is the one that differs most between models (MiniLM's 3-bit table costs 0.005 cosine,
   the random jina-v5-small shape's 0.10). On MiniLM the table gets 3 bits and the linear layers 5
   to 8; on the jina-v5-small shape the table gets 4. Linear layers are GPTQ-calibrated by default,
-  tables get a data-free clip search (`convert.clip_search_quantize`).
+  tables get a data-free clip search (`clip_search.clip_search_quantize`).
 
 Roles come from the module names every architecture we load uses (Qwen3/EuroBERT `q_proj` ...
 `down_proj`, BERT `query` ... `output.dense`), so one rule set covers them all.
@@ -33,8 +33,9 @@ from typing import Any
 import mlx.core as mx
 import mlx.nn as nn
 
-from .errors import InvalidArgumentError
-from .pooling import pool
+from ..encoder.pooling import pool
+from ..errors import InvalidArgumentError
+from ..encoder.quantized_checkpoint import setting_bits
 
 RECIPES = {"uniform": "every linear and embedding layer at --bits / --group-size",
            "mixed": "3 to 8 bits per tensor, allocated greedily by measured sensitivity within a 4.5 "
@@ -76,13 +77,6 @@ def layer_index(path: str) -> int | None:
     """The transformer block a module belongs to (the first integer in its path)."""
     match = re.search(r"\.(\d+)\.", f".{path}.")
     return int(match.group(1)) if match else None
-
-
-def setting_bits(setting: dict[str, Any]) -> float:
-    """Stored bits per weight of one setting: the integers plus fp16 scale (and bias, affine) per group;
-    the float modes store an 8-bit scale per group and no bias."""
-    extra = 8 if setting.get("mode", "affine") != "affine" else 32
-    return setting["bits"] + extra / setting["group_size"]
 
 
 def stored_bits(shape: tuple[int, ...], setting: dict[str, Any] | None, float_bits: int = 16) -> float:

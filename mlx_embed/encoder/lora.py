@@ -21,7 +21,7 @@ from pathlib import Path
 import mlx.core as mx
 import mlx.nn as nn
 
-from .errors import AdapterError
+from ..errors import AdapterError, ModelFormatError
 
 # Settings PEFT supports that change the computation. Ignoring them would give wrong vectors.
 _REFUSED = {
@@ -119,6 +119,21 @@ def read_adapter_config(folder: Path) -> dict:
     return config
 
 
+def read_adapters(folder: Path, config: dict, dtype: mx.Dtype) -> dict[str, dict]:
+    """Every task's adapter of a model folder (adapters/<task>/), in config.json's task order."""
+    root = folder / "adapters"
+    if not root.is_dir():
+        return {}
+    declared = list(config.get("task_names") or [])
+    present = sorted(p.name for p in root.iterdir() if p.is_dir())
+    names = declared or present
+    missing = [t for t in names if t not in present]
+    if missing:
+        raise ModelFormatError(f"config.json lists task(s) {missing} but {root} has no folder for them "
+                               f"(found: {present}). Re-download the model.")
+    return {task: load_adapter(root / task, dtype) for task in names}
+
+
 def load_adapter(folder: Path, dtype: mx.Dtype) -> dict[str, tuple[mx.array, mx.array]]:
     """Read one PEFT adapter folder into {module path: (A.T, scale * B.T)}."""
     config = read_adapter_config(folder)
@@ -174,7 +189,7 @@ def attach_adapters(model: nn.Module, adapters: dict[str, dict[str, tuple[mx.arr
             if name in deltas:
                 wrappers[name].deltas[task] = deltas[name]
     for name, wrapper in wrappers.items():
-        _replace(model, name, wrapper)
+        replace_module(model, name, wrapper)
     _group_shared_inputs(wrappers)
     return list(wrappers.values())
 
@@ -200,7 +215,7 @@ def activate(wrappers: list[LoRALinear], task: str | None) -> None:
         object.__setattr__(w, "task", task if w.active is not None else None)
 
 
-def _replace(model: nn.Module, name: str, new: nn.Module) -> None:
+def replace_module(model: nn.Module, name: str, new: nn.Module) -> None:
     *path, last = name.split(".")
     parent = model
     for part in path:

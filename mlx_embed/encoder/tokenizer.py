@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tokenizers import Encoding, Tokenizer as _HFTokenizer
 
-from .errors import ModelFormatError
+from ..errors import ModelFormatError
 
 
 class Tokenizer:

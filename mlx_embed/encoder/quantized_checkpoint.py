@@ -6,6 +6,8 @@ optional per-layer overrides keyed by module path (`"layers.0.mlp.down_proj": {"
 affine mode, `<path>.biases`. Layers with scales in the checkpoint are built as QuantizedLinear /
 QuantizedEmbedding before the weights load; all others stay float. Every number is checked against
 the shapes the model's config implies, so a wrong entry is refused instead of giving wrong vectors.
+Also here: `quantize_on_load` (whether `load(quantize=N)` still quantizes), `describe` (for `info`),
+`setting_bits` and `pack`, MLX's affine layout as `convert` writes it.
 """
 
 from __future__ import annotations
@@ -16,8 +18,7 @@ from typing import Any
 import mlx.core as mx
 import mlx.nn as nn
 
-from .errors import ModelFormatError
-from .quant_recipe import setting_bits
+from ..errors import ModelFormatError
 
 AFFINE_BITS = (2, 3, 4, 5, 6, 8)
 GROUP_SIZES = (32, 64, 128)
@@ -162,6 +163,13 @@ def _check_shapes(path: str, module: nn.Module, p: dict[str, Any], weights: dict
                                 f"{shape}. The quantization entry does not match the weights.")
 
 
+def setting_bits(setting: dict[str, Any]) -> float:
+    """Stored bits per weight of one setting: the integers plus fp16 scale (and bias, affine) per group;
+    the float modes store an 8-bit scale per group and no bias."""
+    extra = 8 if setting.get("mode", "affine") != "affine" else 32
+    return setting["bits"] + extra / setting["group_size"]
+
+
 def nominal_bits(config: dict[str, Any]) -> int | None:
     """The bits a checkpoint is known by: those it was converted for when mlx-embed wrote it, else its
     global `quantization` entry's. A mixed checkpoint's global entry is only its most common layer
@@ -208,7 +216,7 @@ def describe(network: nn.Module, nominal_bits: int | None = None) -> dict[str, A
     if len(settings) > 1:
         out["mixed"] = [{"bits": b, "group_size": g, "mode": m} for b, g, m in settings]
         out["bits"] = nominal_bits or out["bits"]
-    # stored bits over all linear/embedding weights (quant_recipe.setting_bits: integers + scales, biases)
+    # stored bits over all linear/embedding weights (setting_bits: integers + scales, biases)
     weights = [(m.weight.size * 32 // m.bits,
                 setting_bits({"bits": m.bits, "group_size": m.group_size, "mode": m.mode})) for m in layers]
     weights += [(m.weight.size, 16.0) for _, m in network.named_modules() if isinstance(m, (nn.Linear, nn.Embedding))]
@@ -219,3 +227,24 @@ def describe(network: nn.Module, nominal_bits: int | None = None) -> dict[str, A
     out["summary"] = f"{kind}, {out['bits_per_weight']:.2f} bits per weight" + (
         f", {floats} layers float" if floats else "")
     return out | {"quantized_layers": len(layers), "float_layers": floats}
+
+
+def pack(q: "np.ndarray", bits: int) -> "np.ndarray":
+    """MLX's affine packing: each row a little-endian bit stream of `bits`-bit integers in uint32 words."""
+    import numpy as np
+
+    rows, cols = q.shape
+    if 32 % bits == 0:  # whole values per word: one shift per position
+        per = 32 // bits
+        packed = np.zeros((rows, cols // per), dtype=np.uint32)
+        for j in range(per):
+            packed |= q[:, j::per].astype(np.uint32) << np.uint32(bits * j)
+        return packed
+    wide = q.astype(np.uint64)
+    packed = np.zeros((rows, cols * bits // 32), dtype=np.uint64)
+    for j in range(cols):  # 3, 5, 6 bits: a value may straddle two words
+        word, offset = divmod(j * bits, 32)
+        packed[:, word] |= (wide[:, j] << np.uint64(offset)) & np.uint64(0xFFFFFFFF)
+        if offset + bits > 32:
+            packed[:, word + 1] |= wide[:, j] >> np.uint64(32 - offset)
+    return packed.astype(np.uint32)

@@ -22,13 +22,17 @@ import mlx.core as mx
 import mlx.nn as nn
 from mlx.utils import tree_flatten
 
-from . import adapters as lora
-from . import quant_recipe
-from .errors import InvalidArgumentError, MlxEmbedError
-from .models.base import widen_tables
-from .quantized import AFFINE_BITS, GROUP_SIZES
+from ..encoder import lora
+from ..encoder.facts import DTYPES
+from ..encoder.loading import load
+from ..encoder.profile import ST_POOLING_KEYS
+from ..encoder.quantized_checkpoint import AFFINE_BITS, GROUP_SIZES
+from ..errors import InvalidArgumentError, MlxEmbedError
+from ..models.base import widen_tables
+from . import recipe as quant_recipe
+from .clip_search import clip_search_quantize
+from .gptq import gptq_quantize, input_hessians
 
-DTYPES = {"float32": mx.float32, "float16": mx.float16, "bfloat16": mx.bfloat16}
 # Files a model folder needs besides weights and config.json (sentence-transformers modules too).
 COPIED = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
           "vocab.txt", "vocab.json", "merges.txt", "tokenizer.model", "sentencepiece.bpe.model",
@@ -43,11 +47,6 @@ class OutputExistsError(MlxEmbedError):
     """OUT already exists and --force was not given."""
 
     exit_code = 1
-
-
-def quantizable(module: nn.Module, group_size: int) -> bool:
-    """Linear and embedding layers whose input dimension the group size divides (as mlx-lm does)."""
-    return hasattr(module, "to_quantized") and "weight" in module and module.weight.shape[-1] % group_size == 0
 
 
 def default_recipe(bits: int | None) -> str:
@@ -91,8 +90,6 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, bits: int | None 
     out = Path(out).expanduser().absolute()
     if out.exists() and not force:
         raise OutputExistsError(f"{out} already exists; pass --force (force=True) to replace it.")
-    from .loading import load
-
     started = time.perf_counter()
     model = load(src, dtype="float32", download=download)
     source = Path(model.path)
@@ -157,7 +154,7 @@ def convert(src: str | os.PathLike, out: str | os.PathLike, *, bits: int | None 
     for key in ("torch_dtype", "dtype"):
         if key in config:
             config[key] = dtype
-    from . import __version__
+    from .. import __version__
 
     config["mlx_embed"] = {"converted_from": str(src), "source_path": str(source), "source_name": model.name,
                            "bits": bits, "group_size": group_size if bits is not None else None, "dtype": dtype,
@@ -203,8 +200,7 @@ def solve_layers(modules: dict[str, nn.Module], layers: dict[str, dict[str, Any]
     return solved
 
 
-# --- GPTQ (Frantar et al. 2022): round one input column at a time, push its error onto the columns
-# not yet rounded, weighted by the inverse Hessian of the layer's calibration inputs.
+# Calibration texts (GPTQ's inputs, the token table's sensitivity): docstrings of these modules.
 CALIBRATION_MODULES = ("os", "json", "re", "collections", "pathlib", "shutil", "subprocess", "datetime",
                        "statistics", "email.message", "http.client", "csv", "zipfile", "logging", "argparse",
                        "decimal", "asyncio")
@@ -227,172 +223,11 @@ def calibration_texts(prompts: dict[str, str], count: int = 64) -> list[str]:
     return [prefixes[i % len(prefixes)] + t for i, t in enumerate(texts)]
 
 
-class _Recorder(nn.Module):
-    """Runs a linear layer and adds its inputs' X^T X to a running sum."""
-
-    def __init__(self, linear: nn.Module):
-        super().__init__()
-        self.linear = linear
-        object.__setattr__(self, "xtx", None)
-
-    def __call__(self, x: mx.array) -> mx.array:
-        flat = x.reshape(-1, x.shape[-1]).astype(mx.float32)
-        xtx = flat.T @ flat
-        object.__setattr__(self, "xtx", xtx if self.xtx is None else self.xtx + xtx)
-        return self.linear(x)
-
-
-def input_hessians(model, paths: list[str], texts: list[str], max_length: int = 256) -> dict[str, "np.ndarray"]:
-    """X^T X of each linear layer's inputs over `texts` (one text per pass: no padding rows)."""
-    import numpy as np
-
-    network = model.network
-    recorders = {p: _Recorder(m) for p, m in network.named_modules() if p in set(paths)}
-    for path, recorder in recorders.items():
-        lora._replace(network, path, recorder)
-    try:
-        for ids in model.tokenizer.encode(texts, min(max_length, model.max_length)):
-            hidden = network(mx.array([ids], dtype=mx.int32), mx.array([len(ids)]))
-            mx.eval(hidden, [r.xtx for r in recorders.values()])
-    finally:
-        for path, recorder in recorders.items():
-            lora._replace(network, path, recorder.linear)
-    return {p: np.array(r.xtx, dtype=np.float64) for p, r in recorders.items()}
-
-
-def gptq_quantize(weight: mx.array, hessian, group_size: int, bits: int, block: int = 128, damp: float = 0.01):
-    """(packed uint32 weight, scales, biases) in MLX's affine layout, integers chosen by GPTQ.
-
-    Columns are rounded in order of falling Hessian diagonal ("act-order": the input channels with the
-    largest activations first, so the error of rounding them is pushed onto channels that matter less),
-    on grids fixed beforehand from each group's original range ("static groups": a group's columns are
-    no longer contiguous in that order). On all-MiniLM-L6-v2's default mixed plan, against contiguous
-    order with grids from the columns as updated: cosine to float32 mean / min 0.99202 / 0.9751 ->
-    0.99232 / 0.9815 (docstring retrieval set and 300 held-out paragraphs); the lowest rose on both
-    retrieval sets measured, the mean by 0.0002-0.0003.
-    """
-    import numpy as np
-
-    w = np.array(weight.astype(mx.float32), dtype=np.float32)
-    rows, cols = w.shape
-    top = 2 ** bits - 1
-    h = hessian.copy()
-    dead = np.diag(h) == 0
-    h[dead, dead] = 1.0
-    w[:, dead] = 0.0
-    h += damp * np.mean(np.diag(h)) * np.eye(cols)
-    grouped = w.reshape(rows, cols // group_size, group_size)
-    lows = np.minimum(grouped.min(-1), 0.0)
-    scales = np.maximum((np.maximum(grouped.max(-1), 0.0) - lows) / top, 1e-8)
-    order = np.argsort(-np.diag(h), kind="stable")
-    w, h = w[:, order], h[np.ix_(order, order)]
-    try:
-        hinv = np.linalg.cholesky(np.linalg.inv(h)).T.astype(np.float32)  # upper Cholesky factor of H^-1
-    except np.linalg.LinAlgError:
-        hinv = None
-    q = np.zeros((rows, cols), dtype=np.uint32)
-    for start in range(0, cols, block):
-        end = min(start + block, cols)
-        part = w[:, start:end].copy()
-        errors = np.zeros_like(part)
-        for i in range(end - start):
-            col = start + i
-            group = order[col] // group_size
-            lo, scale = lows[:, group], scales[:, group]
-            ints = np.clip(np.round((part[:, i] - lo) / scale), 0, top)
-            q[:, order[col]] = ints
-            if hinv is None:
-                continue
-            err = (part[:, i] - (ints * scale + lo)) / hinv[col, col]
-            part[:, i:] -= np.outer(err, hinv[col, col:end])
-            errors[:, i] = err
-        if hinv is not None:
-            w[:, end:] -= errors @ hinv[start:end, end:]
-    return mx.array(pack(q, bits)), mx.array(scales), mx.array(lows)
-
-
-CLIP_SHRINKS = (1.0, 0.967, 0.933, 0.9)
-
-
-def clip_search_quantize(weight: mx.array, group_size: int, bits: int, shrinks=CLIP_SHRINKS, refits: int = 3,
-                         chunk: int = 4096):
-    """(packed, scales, biases) in MLX's affine layout, chosen without data for a token table: per group,
-    the range [min, max] shrunk by whichever factor in `shrinks` gives the least squared error (clipping
-    a rare outlier buys a finer grid for the rest), then `refits` rounds of least-squares scale and bias
-    for the chosen integers, each kept only where it lowers the error. On all-MiniLM-L6-v2's 3-bit
-    table (linear layers mixed + GPTQ): the search moved mean / min cosine 0.9912 / 0.978 -> 0.9921 /
-    0.982 (150 held-out paragraphs); the refit then cut the table's squared error 8% more and moved
-    0.9908 / 0.9693 -> 0.9912 / 0.9719 (300 paragraphs). A deeper search (down to 0.6) raised the
-    mean but lowered the min.
-    """
-    import numpy as np
-
-    rows, cols = weight.shape
-    top = 2 ** bits - 1
-    packed, scales, biases = [], [], []
-    for start in range(0, rows, chunk):
-        w = np.array(weight[start:start + chunk].astype(mx.float32), dtype=np.float32)
-        g = w.reshape(w.shape[0], cols // group_size, group_size)
-        lo, hi = g.min(-1), g.max(-1)
-        best = None
-        for s in shrinks:
-            scale = np.maximum((hi - lo) * s / top, 1e-8)  # [s min, s max]: shrunk towards zero
-            low = lo * s
-            ints = np.clip(np.round((g - low[..., None]) / scale[..., None]), 0, top)
-            err = ((ints * scale[..., None] + low[..., None] - g) ** 2).sum(-1)
-            if best is None:
-                best = [err, ints, scale, low]
-            else:
-                better = err < best[0]
-                best[0] = np.where(better, err, best[0])
-                best[1] = np.where(better[..., None], ints, best[1])
-                best[2], best[3] = np.where(better, scale, best[2]), np.where(better, low, best[3])
-        _, ints, scale, low = best
-        for _ in range(refits):  # least-squares scale and bias for the chosen integers, then re-round
-            mean_q, mean_w = ints.mean(-1), g.mean(-1)
-            var = ((ints - mean_q[..., None]) ** 2).sum(-1)
-            fit = np.maximum(((ints - mean_q[..., None]) * (g - mean_w[..., None])).sum(-1) / np.maximum(var, 1e-30),
-                             1e-8)
-            fit = np.where(var > 0, fit, scale)
-            fit_low = mean_w - fit * mean_q
-            again = np.clip(np.round((g - fit_low[..., None]) / fit[..., None]), 0, top)
-            err = ((again * fit[..., None] + fit_low[..., None] - g) ** 2).sum(-1)
-            better = err < best[0]
-            best[0] = np.where(better, err, best[0])
-            ints = np.where(better[..., None], again, ints)
-            scale, low = np.where(better, fit, scale), np.where(better, fit_low, low)
-        packed.append(pack(ints.reshape(w.shape).astype(np.uint32), bits))
-        scales.append(scale.astype(np.float32))
-        biases.append(low.astype(np.float32))
-    return mx.array(np.concatenate(packed)), mx.array(np.concatenate(scales)), mx.array(np.concatenate(biases))
-
-
-def pack(q: "np.ndarray", bits: int) -> "np.ndarray":
-    """MLX's affine packing: each row a little-endian bit stream of `bits`-bit integers in uint32 words."""
-    import numpy as np
-
-    rows, cols = q.shape
-    if 32 % bits == 0:  # whole values per word: one shift per position
-        per = 32 // bits
-        packed = np.zeros((rows, cols // per), dtype=np.uint32)
-        for j in range(per):
-            packed |= q[:, j::per].astype(np.uint32) << np.uint32(bits * j)
-        return packed
-    wide = q.astype(np.uint64)
-    packed = np.zeros((rows, cols * bits // 32), dtype=np.uint64)
-    for j in range(cols):  # 3, 5, 6 bits: a value may straddle two words
-        word, offset = divmod(j * bits, 32)
-        packed[:, word] |= (wide[:, j] << np.uint64(offset)) & np.uint64(0xFFFFFFFF)
-        if offset + bits > 32:
-            packed[:, word + 1] |= wide[:, j] >> np.uint64(32 - offset)
-    return packed.astype(np.uint32)
-
-
 def _unwrap_adapters(network: nn.Module) -> dict[str, lora.LoRALinear]:
     """Put the base linears back in place of the LoRA wrappers; return the wrappers by path."""
     wrappers = {name: m for name, m in network.named_modules() if isinstance(m, lora.LoRALinear)}
     for name, wrapper in wrappers.items():
-        lora._replace(network, name, wrapper.linear)
+        lora.replace_module(network, name, wrapper.linear)
     return wrappers
 
 
@@ -418,9 +253,7 @@ def _copy_support_files(source: Path | None, out: Path, model) -> list[str]:
         model.tokenizer._tok.save(str(out / "tokenizer.json"))
         copied.append("tokenizer.json (written)")
     if source is None:  # a single-file source (GGUF): record its pooling as a sentence-transformers pipeline
-        from .loading import _ST_POOLING_KEYS
-
-        key = next((k for k, v in _ST_POOLING_KEYS.items() if v == model.pooling), None)
+        key = next((k for k, v in ST_POOLING_KEYS.items() if v == model.pooling), None)
         if key is not None:
             modules = [{"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
                        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import ModelNotFoundError
+from ..errors import ModelNotFoundError
 
 # Only what the loader reads: never ONNX, GGUF, PyTorch pickles or a repo's custom Python code.
 ALLOW_PATTERNS = [

@@ -1,33 +1,14 @@
-"""From token states to one vector per text, and from float vectors to the requested output.
-
-The order is sentence-transformers': pool, truncate (Matryoshka), normalise, quantise.
-"""
+"""From pooled float vectors to the requested output, in sentence-transformers' order: truncate
+(Matryoshka), normalise (`finish`), then the output precision (`quantize_embeddings`, as
+sentence-transformers names it: int8/uint8 buckets or packed bits; not the model's weights)."""
 
 from __future__ import annotations
 
-import mlx.core as mx
 import numpy as np
 
-from .errors import InvalidArgumentError
+from ..errors import InvalidArgumentError
 
-POOLING_MODES = ("lasttoken", "mean", "cls")
 PRECISIONS = ("float32", "int8", "uint8", "binary", "ubinary")
-
-
-def pool(hidden: mx.array, lengths: mx.array, mode: str) -> mx.array:
-    """(B, L, D) states of right-padded sequences -> (B, D) float32."""
-    hidden = hidden.astype(mx.float32)
-    if mode == "lasttoken":
-        # The last real token, found from the lengths (never by token id: Qwen pads with the EOS id).
-        index = (lengths - 1)[:, None, None]
-        return mx.take_along_axis(hidden, index, axis=1)[:, 0]
-    if mode == "cls":
-        return hidden[:, 0]
-    if mode == "mean":
-        mask = (mx.arange(hidden.shape[1])[None, :] < lengths[:, None]).astype(mx.float32)
-        summed = (hidden * mask[..., None]).sum(axis=1)
-        return summed / mx.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
-    raise InvalidArgumentError(f"Unknown pooling mode {mode!r}; supported: {', '.join(POOLING_MODES)}.")
 
 
 def check_truncate_dim(truncate_dim: int | None, dim: int) -> None:
@@ -53,7 +34,7 @@ def finish(vectors: np.ndarray, truncate_dim: int | None, normalize: bool) -> np
     return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
-def quantize(vectors: np.ndarray, precision: str, ranges: np.ndarray | None = None) -> np.ndarray:
+def quantize_embeddings(vectors: np.ndarray, precision: str, ranges: np.ndarray | None = None) -> np.ndarray:
     """sentence-transformers' output precisions.
 
     int8/uint8: 256 buckets per dimension between that dimension's min and max over `ranges`

@@ -5,32 +5,30 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 
-from . import _blas
-from . import adapters as lora
-from . import quantized
+from .. import _blas
+from ..errors import InvalidArgumentError
+from ..models import kernels
+from . import lora
+from . import quantized_checkpoint as checkpoint
 from .batching import DEFAULT_BATCH_TOKENS, iter_progress, pad, plan_batches
-from .errors import InvalidArgumentError
-from .models import kernels
-from .pooling import check_precision, check_truncate_dim, finish, pool, quantize
-from .tokenization import Tokenizer
+from .facts import STANDARD_TASKS, Profile
+from .pooling import pool
+from .precision import check_precision, check_truncate_dim, finish, quantize_embeddings
+from .tokenizer import Tokenizer
 
-if TYPE_CHECKING:
-    from .loading import Profile
-
-STANDARD_TASKS = ("retrieval", "text-matching", "clustering", "classification")
 CACHE_LIMIT_BYTES = 1 << 30
 
 
 class EmbeddingModel:
     """A loaded embedding model. Thread-safe: calls to `encode` run one at a time."""
 
-    def __init__(self, *, network: nn.Module, tokenizer: Tokenizer, profile: "Profile", path: Path,
+    def __init__(self, *, network: nn.Module, tokenizer: Tokenizer, profile: Profile, path: Path,
                  config: dict[str, Any], tasks: tuple[str, ...], lora_layers: list, dtype: mx.Dtype,
                  quantize: int | None, pooling: str | None = None):
         self.network = network
@@ -90,7 +88,7 @@ class EmbeddingModel:
             "tasks": list(self.tasks), "default_task": self.default_task, "merged_task": self.profile.merged_task,
             "prompts": self.prompts, "default_prompt_name": self.default_prompt_name,
             "dtype": str(self.dtype).removeprefix("mlx.core."), "quantize": self.quantize,
-            "quantization": quantized.describe(self.network, quantized.nominal_bits(self.config)),
+            "quantization": checkpoint.describe(self.network, checkpoint.nominal_bits(self.config)),
             "device": str(mx.default_device()), "blas": _blas.describe(),
             "cpu_math": "loops" if kernels.cpu_loops() else "mlx", "memory_bytes": self.memory_bytes(),
         }
@@ -125,7 +123,7 @@ class EmbeddingModel:
         limit = min(max_length or self.max_length, self.max_length)
         ids = self.tokenize(texts, prefix, limit)
         vectors = self.embed_token_ids(ids, task, batch_size, max_batch_tokens, show_progress_bar)
-        out = quantize(finish(vectors, truncate_dim, normalize_embeddings), precision)
+        out = quantize_embeddings(finish(vectors, truncate_dim, normalize_embeddings), precision)
         return out[0] if single else out
 
     def encode_query(self, sentences: str | Sequence[str], **kwargs: Any) -> np.ndarray:

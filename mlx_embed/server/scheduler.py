@@ -1,4 +1,4 @@
-"""Dynamic batching: concurrent requests share one model worker thread.
+"""The request scheduler (dynamic batching): concurrent requests share one model worker thread.
 
 Requests arrive as token ids. The worker takes the oldest job and, while other requests are still on
 their way in (announced, being tokenised), waits up to a short window for them (or until the token budget
@@ -23,14 +23,14 @@ import mlx.core as mx
 import numpy as np
 
 if TYPE_CHECKING:
-    from ..embedder import EmbeddingModel
+    from ..encoder.model import EmbeddingModel
 
 
 class QueueFullError(Exception):
     """The queue holds `max_queue` jobs already: the client should retry later (HTTP 429)."""
 
 
-class BatcherClosedError(Exception):
+class SchedulerClosedError(Exception):
     """The server is shutting down (HTTP 503)."""
 
 
@@ -43,7 +43,7 @@ class _Job:
     enqueued: float = field(default_factory=time.monotonic)
 
 
-class Batcher:
+class Scheduler:
     def __init__(self, model: "EmbeddingModel", *, window_ms: float = 2.0, batch_tokens: int = 8192,
                  batch_size: int = 64, max_queue: int = 256, cache_limit_bytes: int = 256 << 20):
         self.model = model
@@ -65,7 +65,7 @@ class Batcher:
     # --- the request side ------------------------------------------------------------------
     def start(self) -> None:
         if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="mlx-embed-batcher", daemon=True)
+            self._thread = threading.Thread(target=self._run, name="mlx-embed-scheduler", daemon=True)
             self._thread.start()
 
     def announce(self) -> None:
@@ -85,7 +85,7 @@ class Batcher:
         with self._cond:
             self._incoming -= announced
             if self._closed:
-                raise BatcherClosedError("the server is shutting down")
+                raise SchedulerClosedError("the server is shutting down")
             if len(self._queue) >= self.max_queue:
                 self.stats["rejected"] += 1
                 raise QueueFullError(f"{len(self._queue)} requests are already waiting")
@@ -123,7 +123,7 @@ class Batcher:
             self._cond.notify_all()
         for job in dropped:
             if job.future.set_running_or_notify_cancel():
-                job.future.set_exception(BatcherClosedError("the server is shutting down"))
+                job.future.set_exception(SchedulerClosedError("the server is shutting down"))
         if self._thread is not None:
             self._thread.join(timeout)
 
