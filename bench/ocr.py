@@ -16,7 +16,8 @@ does not: Debian's tesseract-ocr through tesserocr (`apt-get install tesseract-o
 tesserocr`) and rapidocr-onnxruntime 1.4 (the older PP-OCRv4 package), each when importable; the
 latter's opencv-python clashes with rapidocr's headless build, so it is measured from a separate venv
 and merged into the same JSON.
-Prints a table and writes bench/results/ocr.json.
+The "full size" group (a 1440x900 desktop with a mail window, an A4 page at 200 dpi as a scanner's
+JPEG) gives the time an indexing run meets per image. Prints a table and writes bench/results/ocr.json.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import json
 import os
 import platform
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -39,7 +39,7 @@ from mlx_embed.index.ocr import engines  # noqa: E402
 from tests import ocr_images as oi  # noqa: E402
 
 GROUPS = ["clean >=14 px light", "clean >=14 px dark", "clean 10-12 px", "JPEG q70", "rotated 3 deg",
-          "screenshot (words)", "photo", "accents"]
+          "screenshot (words)", "photo", "accents", "full size"]
 GOALS = {"clean >=14 px light": 0.98, "clean >=14 px dark": 0.98, "JPEG q70": 0.95, "rotated 3 deg": 0.95}
 
 
@@ -66,6 +66,12 @@ def cases() -> list[tuple[str, str, object, str, bool]]:
     out.append(("photo", "sans 20", oi.photo(oi.page(oi.LINES[:6], 20, "sans"), 0), a, True))
     out.append(("photo", "serif 24", oi.photo(oi.page(oi.LINES[6:], 24, "serif"), 1), b, True))
     out.append(("accents", "sans 16", oi.page(oi.ACCENTS, 16, "sans"), "\n".join(oi.ACCENTS), True))
+    # What a run meets: a window on a 1440x900 desktop, an A4 page at 200 dpi (11 pt, JPEG like a scanner)
+    img, text = oi.screenshot(13, "light")
+    out.append(("full size", "screen 1440x900", oi.on_canvas(img, (1440, 900), "#5b7fa6", (200, 120)), text, False))
+    lines = oi.LINES * 3
+    img = oi.on_canvas(oi.page(lines, 30, "serif", margin=0), (1654, 2339), "#ffffff", (160, 200))
+    out.append(("full size", "A4 200 dpi", oi.jpeg(img, 80), "\n".join(lines), True))
     return out
 
 
@@ -86,7 +92,6 @@ class Tesseract:
             raise OSError("tesseract's English model is missing (apt-get install tesseract-ocr-eng)")
         self.api = tesserocr.PyTessBaseAPI(path=found[-1].rstrip("/") + "/", lang="eng")
         self.version = f"tesseract {tesserocr.tesseract_version().split()[1]}"
-        self.lock = threading.Lock()  # one API object: not reentrant
 
     def recognise(self, img) -> list:
         from PIL import Image, ImageOps, ImageStat
@@ -99,17 +104,16 @@ class Tesseract:
         if scale > 1:
             gray = gray.resize((gray.width * scale, gray.height * scale), Image.Resampling.LANCZOS)
         lines = []
-        with self.lock:
-            self.api.SetImage(gray)
-            self.api.Recognize()
-            it = self.api.GetIterator()
-            while it is not None:
-                text = (it.GetUTF8Text(RIL.TEXTLINE) or "").strip()
-                if text:
-                    box = tuple(v / scale for v in it.BoundingBox(RIL.TEXTLINE))
-                    lines.append(engines.Line(text, box, it.Confidence(RIL.TEXTLINE) / 100))
-                if not it.Next(RIL.TEXTLINE):
-                    break
+        self.api.SetImage(gray)
+        self.api.Recognize()
+        it = self.api.GetIterator()
+        while it is not None:
+            text = (it.GetUTF8Text(RIL.TEXTLINE) or "").strip()
+            if text:
+                box = tuple(v / scale for v in it.BoundingBox(RIL.TEXTLINE))
+                lines.append(engines.Line(text, box, it.Confidence(RIL.TEXTLINE) / 100))
+            if not it.Next(RIL.TEXTLINE):
+                break
         return lines
 
 
@@ -146,8 +150,9 @@ def measure(eng, items) -> dict:
         accs = [r["accuracy"] for r in rows if r["group"] == g]
         if accs:
             groups[g] = {"mean": round(sum(accs) / len(accs), 4), "min": min(accs), "n": len(accs)}
+    full = [r["seconds"] for r in rows if r["group"] == "full size"]
     return {"version": eng.version, "seconds_per_image": round(sum(r["seconds"] for r in rows) / len(rows), 3),
-            "groups": groups, "cases": rows}
+            "seconds_full_size": round(sum(full) / max(1, len(full)), 3), "groups": groups, "cases": rows}
 
 
 def main() -> None:
@@ -194,6 +199,7 @@ def print_table(results: dict) -> None:
         goal = f"   >= {GOALS[g]:.0%}" if g in GOALS else ""
         print(f"{g:24s}" + "".join(f"{c:>{width + 2}s}" for c in cells) + goal)
     print(f"{'seconds per image':24s}" + "".join(f"{results['engines'][n]['seconds_per_image']:>{width + 2}.2f}" for n in names))
+    print(f"{'  full size':24s}" + "".join(f"{results['engines'][n].get('seconds_full_size', 0):>{width + 2}.2f}" for n in names))
     print(f"{'load average':24s}" + "".join(f"{results['engines'][n]['load_average']:>{width + 2}.2f}" for n in names))
     print(f"{'version':24s}" + "".join(f"{results['engines'][n]['version'][-width:]:>{width + 2}s}" for n in names))
 

@@ -2,7 +2,7 @@
 
     page(lines, size=18, font="sans", theme="light") -> PIL.Image   # a text block with margins
     screenshot(size=14, theme="light") -> (PIL.Image, text)         # window chrome, sidebar, panes
-    jpeg(img, quality=70) / rotate(img, degrees=3) / photo(img) / scanned_pdf(path, pages)
+    jpeg(img, quality=70) / rotate(img, degrees=3) / photo(img) / on_canvas(img, size) / scanned_pdf(path, pages)
     accuracy(reference, recognised) -> float                        # 1 - normalized edit distance
 
 Nothing is downloaded: the fonts are the machine's own (DejaVu from fonts-dejavu-core, which ./dev
@@ -123,6 +123,15 @@ def screenshot(size: int = 14, theme: str = "light", font: str = "sans"):
         draw.text((x, title_h + size + (i + 2) * step), line, font=f, fill=fg)
     text = "\n".join([SCREEN_TITLE, *SCREEN_SIDEBAR, "Invoice 4471", *SCREEN_BODY])
     return img, text
+
+
+def on_canvas(img, size: tuple[int, int], colour: str | None = None, at: tuple[int, int] = (0, 0)):
+    """`img` placed on a larger canvas: a window on a desktop, a text block on a full page."""
+    from PIL import Image
+
+    canvas = Image.new("RGB", size, colour or img.getpixel((0, 0)))
+    canvas.paste(img, at)
+    return canvas
 
 
 def jpeg(img, quality: int = 70):

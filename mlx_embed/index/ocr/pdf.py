@@ -2,8 +2,10 @@
 
     scanned_pages(path, indexes, progress=None, cancel=None) -> ({index: text or None}, note)
 
-Only pages that hold an image are rendered (a blank page costs nothing; its text is None). A page renders at DPI,
-its pixels bounded by images.MAX_PIXELS. At most MAX_PAGES pages are read per file, so a 500-page
+Only pages that hold an image are rendered (a blank page costs nothing; its text is None). A page
+renders at its largest image's own resolution (a scan comes back pixel for pixel: resampling it costs
+the recogniser the spaces between words), between 72 and MAX_DPI, its pixels bounded by
+images.MAX_PIXELS. At most MAX_PAGES pages are read per file, so a 500-page
 scan stays bounded; the note says how many were left. `progress(done, total)` is called after each
 page and `cancel()` returning True stops before the next one (the pages read so far are kept).
 Texts are cached by the PDF's content hash, per page.
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from . import cache, engine_id, images, read
 
-DPI = 200
+MAX_DPI = 300
 MAX_PAGES = 100
 
 
@@ -55,10 +57,12 @@ def _render(doc, i: int, image_type: int):
     """Page i as an RGB image, or None when it holds no image (blank, or vector drawing only)."""
     page = doc[i]
     try:
-        if next(page.get_objects(filter=[image_type], max_depth=3), None) is None:
+        placed = [(o.get_bounds(), o.get_px_size()[0]) for o in page.get_objects(filter=[image_type], max_depth=3)]
+        largest = max((((r - x) * (t - y), px / max(r - x, 1e-3)) for (x, y, r, t), px in placed), default=None)
+        if largest is None:
             return None
         w, h = page.get_size()
-        scale = min(DPI / 72, (images.MAX_PIXELS / max(1.0, w * h)) ** 0.5)
+        scale = min(max(largest[1], 1.0), MAX_DPI / 72, (images.MAX_PIXELS / max(1.0, w * h)) ** 0.5)
         return page.render(scale=scale).to_pil().convert("RGB")
     finally:
         page.close()
