@@ -29,6 +29,8 @@ ORDER = ("vision", "rapidocr") if sys.platform == "darwin" else ("rapidocr",)
 
 _lock = threading.Lock()
 _engine: dict[str, object] = {}
+_busy = threading.Lock()  # one recognition at a time: the engine already uses every core, and
+                          # rapidocr's call sets per-call parameters on the shared object
 
 
 def engine():
@@ -77,7 +79,8 @@ def read(img, eng=None) -> str:
     eng = eng or engine()
     if eng is None:
         raise RuntimeError(NOT_INSTALLED)
-    lines = eng.recognise(img)
+    with _busy:
+        lines = eng.recognise(img)
     if getattr(eng, "ordered", False):
         return "\n".join(ln.text for ln in lines)
     return to_text(lines)
