@@ -8,6 +8,7 @@
     NOT_INSTALLED                 # the skip reason without the `ocr` extra, with its install command
     images.load(data, name)       # bounded decoding: first frame, EXIF turn, downscaled to MAX_PIXELS
     cache.OcrCache(folder)        # recognised text by content hash + engine, one small file each
+    pdf.scanned_pages(path, pages, progress, cancel)   # scanned PDF pages, at most pdf.MAX_PAGES
 
 Only the `ocr` extra's packages are used (`pip install "mlx-embed[ocr]"`): Vision needs no model,
 rapidocr's models ship inside its wheel. Nothing is downloaded at run time.

@@ -49,11 +49,13 @@ class OcrCache:
 
     def put(self, digest: str, engine: str, pages: list[str]) -> None:
         path = self._path(digest, engine)
+        tmp = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as f:
                 f.write(PAGE_BREAK.join(p.replace(PAGE_BREAK, " ") for p in pages))
             os.replace(tmp, path)
-        except OSError:
-            pass  # a read-only or full disk costs a re-read next time, nothing else
+        except OSError:  # a read-only or full disk costs a re-read next time, nothing else
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)
