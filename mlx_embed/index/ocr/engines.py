@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import glob
 import os
-from importlib import metadata
 from dataclasses import dataclass
+from importlib import metadata
 
 
 @dataclass
@@ -31,7 +31,7 @@ class Vision:
     def load(self) -> None:
         from ocrmac import ocrmac  # noqa: F401  (pyobjc's Vision bindings come with it)
 
-        self.version = "ocrmac"
+        self.version = f"vision (ocrmac {metadata.version('ocrmac')})"
 
     def recognise(self, img) -> list[Line]:
         from ocrmac import ocrmac
