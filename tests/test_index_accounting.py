@@ -36,7 +36,7 @@ def messy(tmp_path, monkeypatch):
     (root / "empty.txt").write_text("")
     (root / "dead.txt").symlink_to(root / "gone.txt")                  # broken symlink
     (root / "blob.txt").write_bytes(b"\x00\x01binary\x00" * 64)          # binary with a text name
-    (root / "photo.jpg").write_bytes(b"\xff\xd8\xff" + bytes(200))       # a type we do not read
+    (root / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftyp" + bytes(200))  # a type we do not read
     (root / "link-to-a.txt").symlink_to(root / "a.txt")                # a second path to a.txt
     os.mkfifo(root / "pipe.txt")                                        # not a regular file
     (root / "private").mkdir()
@@ -60,7 +60,7 @@ def messy(tmp_path, monkeypatch):
 EXPECTED = {  # entry -> (status, reason prefix)
     "a.txt": ("indexed", None), "b.txt": ("indexed", None), "c.md": ("indexed", None),
     "empty.txt": ("skipped", "empty"), "dead.txt": ("skipped", "broken symlink"),
-    "blob.txt": ("skipped", "binary file"), "photo.jpg": ("skipped", "unsupported type (.jpg)"),
+    "blob.txt": ("skipped", "binary file"), "clip.mp4": ("skipped", "unsupported type (.mp4)"),
     "link-to-a.txt": ("skipped", "link to a file listed already"), "pipe.txt": ("skipped", "not a regular file"),
     "private": ("failed", "permission denied"),
 }

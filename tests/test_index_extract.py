@@ -93,7 +93,7 @@ def test_text_encodings_and_binary(tmp_path):
     assert extract(tmp_path / "u16.txt").text == "hello in UTF-16"
     (tmp_path / "blob").write_bytes(bytes(range(256)) * 10)
     assert reason(tmp_path / "blob") == "binary file"
-    assert reason(tmp_path / "x.png") == "unsupported file type (.png)"
+    assert reason(tmp_path / "x.mp4") == "unsupported file type (.mp4)"
 
 
 def test_sparse_gigabyte_is_too_large_without_reading_it(tmp_path):
@@ -154,7 +154,7 @@ def test_discover_rules(tmp_path):
     (root / "env").mkdir()
     (root / "env" / "pyvenv.cfg").write_text("home = /usr")
     for p in ["a.txt", "b.md", "sub/c.py", "sub/deep/d.txt", "sub/deep/e.log", ".hidden/f.txt", "node_modules/g.js",
-              "env/h.py", "sub/keep.log", "photo.jpg", ".dotfile.txt", "build/out.txt", "notes.tmp"]:
+              "env/h.py", "sub/keep.log", "clip.mp4", ".dotfile.txt", "build/out.txt", "notes.tmp"]:
         (root / p).parent.mkdir(parents=True, exist_ok=True)
         (root / p).write_text("text " + p)
     (root / ".gitignore").write_text("*.log\n!keep.log\nbuild/\n")

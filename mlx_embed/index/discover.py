@@ -6,7 +6,7 @@
 Skips hidden files and folders (unless include_hidden), system and tool folders (SKIP_DIRS, virtualenvs,
 app bundles), anything matched by `.gitignore` / `.ignore` / `.mlxembedignore` files (gitignore syntax,
 negation included) or by the user's `excludes` (gitignore syntax relative to each root, or absolute
-paths), and known binary types. Follows symlinks but never a loop (each directory and each file is
+paths), known binary types, and images while OCR is not installed. Follows symlinks but never a loop (each directory and each file is
 visited once, by device and inode). A file over `max_size`, a binary file with a text-like name and a
 folder that cannot be listed are yielded with `skip` set to the reason, so they can be reported.
 With report_all (the indexer's scan), every other entry is accounted for too: a known binary type, a
@@ -24,6 +24,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import ocr
 from .extract import BINARY_EXTENSIONS, DEFAULT_MAX_SIZE, FORMATS, human_size, kind_of
 
 IGNORE_FILES = (".gitignore", ".ignore", ".mlxembedignore")
@@ -238,6 +239,10 @@ def _file(path: Path, st: os.stat_result, max_size: int | None, seen: set,
     if kind is None or path.suffix.lower() in BINARY_EXTENSIONS:
         if report_all:
             yield Candidate(path, st.st_size, st.st_mtime_ns, None, f"unsupported type ({path.suffix.lower()})")
+        return
+    if kind == "image" and not ocr.installed():
+        if report_all:
+            yield Candidate(path, st.st_size, st.st_mtime_ns, kind, ocr.NOT_INSTALLED)
         return
     skip = None
     if max_size is not None and st.st_size > max_size:

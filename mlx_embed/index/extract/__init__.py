@@ -1,14 +1,17 @@
 """Text extraction with position info, one small module per format.
 
-    extract(path, max_size=DEFAULT_MAX_SIZE) -> Extracted(text, pages, kind)
+    extract(path, max_size=DEFAULT_MAX_SIZE) -> Extracted(text, pages, kind, note)
     kind_of(path) -> str | None          # "text", "markdown", "source", "html", "pdf", "docx", "odt",
-                                          # "pptx", "rtf", "eml"; None for a type we never read
+                                          # "pptx", "rtf", "eml", "image"; None for a type we never read
     ExtractionError(reason)               # .reason is short and user-readable: "encrypted PDF",
                                           # "no text layer: scanned, needs OCR", "permission denied",
                                           # "too large (1.0 GB > 50 MB)", "binary file", "damaged PDF: ..."
 
 `Extracted.pages` is a list of (start, end) character ranges into `text`, one per PDF page (per slide
-for PPTX), else None. Extractors never raise anything but ExtractionError for a bad file.
+for PPTX), else None. `note` says why a readable file gave no text ("no text found" for an image
+without any, "too small to read (32x32 px)"). Images and the PDF pages without a text layer are read
+by OCR (`ocr`, the optional extra): without it, "OCR not installed (pip install ...)". Extractors
+never raise anything but ExtractionError for a bad file.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ class Extracted:
     text: str
     pages: list[tuple[int, int]] | None
     kind: str
+    note: str | None = None  # why a readable file has no text
 
 
 class ExtractionError(MlxEmbedError):
@@ -51,6 +55,7 @@ TEXT_EXTENSIONS = {
     ".json", ".jsonl", ".yaml", ".yml", ".toml", ".xml", ".svg", ".srt", ".vtt", ".adoc", ".asciidoc",
     ".textile", ".wiki", ".properties", ".env", ".lst", ".diff", ".patch", ".ics", ".vcf", ".nfo",
 }
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".gif", ".bmp", ".heic", ".heif"}
 FORMATS = {  # extension -> (kind, module)
     **{ext: ("text", "text") for ext in TEXT_EXTENSIONS},
     **{ext: ("source", "text") for ext in SOURCE_EXTENSIONS},
@@ -60,11 +65,12 @@ FORMATS = {  # extension -> (kind, module)
     ".docx": ("docx", "office"), ".docm": ("docx", "office"), ".pptx": ("pptx", "office"),
     ".odt": ("odt", "office"), ".odp": ("odt", "office"), ".ods": ("odt", "office"),
     ".rtf": ("rtf", "rtf"), ".eml": ("eml", "eml"),
+    **{ext: ("image", "image") for ext in IMAGE_EXTENSIONS},
 }
 KINDS = sorted({kind for kind, _ in FORMATS.values()})
 # Types we never try to read as text (so discovery can skip them without opening them).
 BINARY_EXTENSIONS = {
-    ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".heic", ".ico", ".icns", ".psd",
+    ".ico", ".icns", ".psd",
     ".raw", ".cr2", ".nef", ".mp3", ".m4a", ".aac", ".wav", ".flac", ".ogg", ".opus", ".mp4", ".m4v",
     ".mov", ".avi", ".mkv", ".webm", ".zip", ".gz", ".tgz", ".bz2", ".xz", ".zst", ".7z", ".rar", ".tar",
     ".dmg", ".iso", ".pkg", ".deb", ".rpm", ".exe", ".dll", ".so", ".dylib", ".o", ".a", ".class", ".jar",
@@ -101,7 +107,7 @@ def extract(path: str | os.PathLike, max_size: int | None = DEFAULT_MAX_SIZE) ->
         if max_size is not None and st.st_size > max_size:
             raise ExtractionError(f"too large ({human_size(st.st_size)} > {human_size(max_size)})")
         reader = importlib.import_module(f"{__name__}.{module}")
-        text, pages = reader.read(path, kind)
+        text, pages, *note = reader.read(path, kind)  # readers may add a note
     except ExtractionError:
         raise
     except PermissionError:
@@ -118,7 +124,7 @@ def extract(path: str | os.PathLike, max_size: int | None = DEFAULT_MAX_SIZE) ->
         raise ExtractionError(f"damaged {kind} file: too deeply nested") from None
     except Exception as exc:  # a parser bug on a hostile file must not stop a run
         raise ExtractionError(f"damaged {kind} file: {type(exc).__name__}: {exc}"[:200]) from None
-    return Extracted(text=text.replace("\x00", ""), pages=pages, kind=kind)
+    return Extracted(text=text.replace("\x00", ""), pages=pages, kind=kind, note=note[0] if note else None)
 
 
 def read_bytes(path: Path, limit: int | None = None) -> bytes:

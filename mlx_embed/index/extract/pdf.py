@@ -1,4 +1,8 @@
-"""PDF with pypdf: text per page, page character ranges; encrypted and scanned PDFs are reported."""
+"""PDF with pypdf: text per page, page character ranges; encrypted PDFs are reported.
+
+Pages without a text layer (scans) are read by OCR when it is installed (ocr.pdf: rendered with
+PDFium, at most ocr.pdf.MAX_PAGES per file); without it an image-only PDF is reported as such.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,11 @@ from pathlib import Path
 from . import ExtractionError
 
 
-def read(path: Path, kind: str) -> tuple[str, list[tuple[int, int]]]:
+NO_TEXT = "no text found"
+SCANNED = 16  # a page whose text layer has fewer characters (a scanner's page number) is tried by OCR
+
+
+def read(path: Path, kind: str) -> tuple[str, list[tuple[int, int]], str | None]:
     from pypdf import PdfReader
     from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
 
@@ -22,8 +30,6 @@ def read(path: Path, kind: str) -> tuple[str, list[tuple[int, int]]]:
             except (DependencyError, FileNotDecryptedError, NotImplementedError):
                 raise ExtractionError("encrypted PDF") from None
         parts: list[str] = []
-        pages: list[tuple[int, int]] = []
-        pos = 0
         for page in reader.pages:
             try:
                 text = (page.extract_text() or "").strip()
@@ -31,14 +37,41 @@ def read(path: Path, kind: str) -> tuple[str, list[tuple[int, int]]]:
                 raise ExtractionError("encrypted PDF") from None
             except Exception:
                 text = ""  # one bad page does not lose the others
-            pages.append((pos, pos + len(text)))
             parts.append(text)
-            pos += len(text) + 2
     except ExtractionError:
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, EOFError) as exc:
         raise ExtractionError(f"damaged PDF: {exc}"[:200]) from None
+    note = _ocr(path, parts)
+    pages: list[tuple[int, int]] = []
+    pos = 0
+    for part in parts:
+        pages.append((pos, pos + len(part)))
+        pos += len(part) + 2
     text = "\n\n".join(parts)
-    if pages and not text.strip():
-        raise ExtractionError("no text layer: scanned, needs OCR")
-    return text, pages
+    if pages and not text.strip() and not (note or "").startswith((NO_TEXT, "OCR read", "OCR stopped")):
+        raise ExtractionError(note or "no text layer: scanned, needs OCR")
+    return text, pages, note
+
+
+def _ocr(path: Path, parts: list[str]) -> str | None:
+    """Fills in the pages without a text layer by OCR. A note: OCR missing, stopped short, found nothing."""
+    from .. import ocr
+
+    scanned = [i for i, t in enumerate(parts) if len(t) < SCANNED]
+    if not scanned:
+        return None
+    if not ocr.installed() or ocr.engine() is None:
+        return None if len(scanned) < len(parts) else f"no text layer: scanned, needs OCR ({ocr.INSTALL})"
+    from ..ocr.pdf import scanned_pages
+
+    try:
+        texts, note = scanned_pages(path, scanned)
+    except Exception as exc:  # PDFium refusing a file pypdf read: keep the text layer we have
+        return f"OCR failed: {type(exc).__name__}: {exc}"[:200]
+    for i, t in texts.items():
+        if t and len(t) > len(parts[i]):
+            parts[i] = t
+    if not any(parts) and any(t is not None for t in texts.values()):
+        return note or NO_TEXT  # scanned pages, read, with nothing on them
+    return note
