@@ -39,6 +39,23 @@ STAGES = {
 ATTENTION = "attention: scaled dot product"
 
 
+def gemm_gflops() -> float:
+    """MLX's best fp32 GEMM (2048x1024 @ 1024x3072) over five rounds: the roofline is what the BLAS can do,
+    not what a noisy moment gave."""
+    import mlx_embed  # noqa: F401  (the fast BLAS first)
+    import mlx.core as mx
+
+    a, b = mx.random.normal((2048, 1024)), mx.random.normal((1024, 3072))
+    mx.eval(a @ b)
+    best = 0.0
+    for _ in range(5):
+        start, n = time.perf_counter(), 4
+        for _ in range(n):
+            mx.eval(a @ b)
+        best = max(best, 2 * 2048 * 1024 * 3072 * n / (time.perf_counter() - start) / 1e9)
+    return best
+
+
 class Profiler:
     """Exclusive wall time per stage, from wrapped module calls."""
 
@@ -144,6 +161,57 @@ def profile_encode(model, texts: list[str], prompt: str, task: str | None, repea
                                  for b in plan_batches(lengths, DEFAULT_BATCH_TOKENS, 64))}
 
 
+TORCH_STAGES = (  # torch op (self time, children excluded) -> the stage names of our table
+    (("addmm", "aten::mm", "aten::linear"), "GEMM: linear layers"),
+    (("scaled_dot_product", "attention", "bmm", "softmax", "baddbmm", "aten::matmul"), ATTENTION),
+    (("gelu",), "activations (SwiGLU / GELU)"),
+    (("layer_norm",), "norms"),
+)
+
+
+def torch_stage(op: str) -> str:
+    for keys, stage in TORCH_STAGES:
+        if any(k in op for k in keys):
+            return stage
+    return "other (reshapes, masks, adds, tokenization, pooling)"
+
+
+def worker_torch_profile(model_path: str, texts: list[str]) -> dict:
+    """sentence-transformers on `texts` (batches of 32 sorted by token length, threads = cores), timed
+    plain, then under torch.profiler: every op's self CPU time, summed by stage. Runs in its own process."""
+    import os
+
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    torch.set_num_threads(os.cpu_count() or 1)
+    model = SentenceTransformer(model_path, device="cpu")
+    lengths = [len(i) for i in model.tokenizer(texts, truncation=True, max_length=model.max_seq_length)["input_ids"]]
+    order = sorted(range(len(texts)), key=lambda i: -lengths[i])
+    batches = [[texts[i] for i in order[k:k + 32]] for k in range(0, len(order), 32)]
+
+    def run() -> None:
+        for b in batches:
+            model.encode(b, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+
+    model.encode(texts[:4])
+    start = time.perf_counter()
+    run()
+    plain = time.perf_counter() - start
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+        run()
+    stages: dict[str, float] = defaultdict(float)
+    ops: dict[str, float] = {}
+    for event in prof.key_averages():
+        seconds = event.self_cpu_time_total / 1e6
+        stages[torch_stage(event.key)] += seconds
+        ops[event.key] = seconds
+    top = dict(sorted(ops.items(), key=lambda kv: -kv[1])[:12])
+    return {"plain_encode_s": plain, "stages_s": dict(stages), "top_ops_s": top, "tokens": sum(lengths),
+            "texts": len(texts), "padded_tokens": sum(max(lengths[i] for i in order[k:k + 32]) * len(order[k:k + 32])
+                                                      for k in range(0, len(order), 32))}
+
+
 def linear_flops(network, tokens: int) -> float:
     """2 x weights of every linear layer x tokens (the GEMM work at zero padding)."""
     import mlx.nn as nn
@@ -173,16 +241,31 @@ def print_table(name: str, r: dict, gemm_gflops: float) -> None:
               f"= {r['useful_flops'] / r['plain_encode_s'] / 1e9 / gemm_gflops:.0%} of the roofline")
 
 
+def print_torch_table(name: str, r: dict) -> None:
+    total = sum(r["stages_s"].values())
+    print(f"\n{name} in sentence-transformers, torch.profiler self times: {r['texts']} texts, {r['tokens']} tokens "
+          f"({r['padded_tokens']} padded); encode {r['plain_encode_s']:.2f} s unprofiled, {total:.2f} s profiled\n")
+    print(f"| {'stage':<44} | {'ms':>9} | {'share':>6} |")
+    print(f"|{'-' * 46}|{'-' * 11}|{'-' * 8}|")
+    for stage, seconds in sorted(r["stages_s"].items(), key=lambda kv: -kv[1]):
+        print(f"| {stage:<44} | {1000 * seconds:>9.1f} | {seconds / total:>6.1%} |")
+    print("\ntop torch ops (self ms): " + ", ".join(f"{k} {1000 * v:.0f}" for k, v in r["top_ops_s"].items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", help="model folder (repeatable); default: both benchmark models")
     parser.add_argument("--texts", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--chunks", type=int, default=0,
+                        help="profile N chunks of the indexing workload (bench/workload.py) instead of --texts paragraphs")
+    parser.add_argument("--torch", action="store_true",
+                        help="also profile sentence-transformers (torch.profiler, own process) on the same texts (BERT models)")
     parser.add_argument("--out", default=str(ROOT / "bench/results/profile_encoder.json"))
     args = parser.parse_args()
 
     import mlx_embed
-    from bench.encoder import full_fixture, gemm_gflops
+    from bench.encoder import full_fixture
     from bench.texts import real_paragraphs
 
     targets = []
@@ -199,13 +282,26 @@ def main() -> None:
     results = {"gemm_gflops": gemm_gflops(), "models": {}}
     for path, task, prompt in targets:
         model = mlx_embed.load(path)
-        texts = real_paragraphs(args.texts, seed=1, max_chars=1000 if model.max_length <= 512 else 300)
+        if args.chunks:
+            from bench.workload import index_chunks
+
+            texts = index_chunks(model, args.chunks)
+        else:
+            texts = real_paragraphs(args.texts, seed=1, max_chars=1000 if model.max_length <= 512 else 300)
         r = profile_encode(model, texts, prompt, task, args.repeats)
         lengths = [len(s) for s in model.tokenize(texts, prompt, model.max_length)]
         r["useful_flops"] = linear_flops(model.network, sum(lengths))
         name = Path(path).name
         results["models"][name] = r
         print_table(name, r, results["gemm_gflops"])
+        if args.torch and (Path(path) / "modules.json").exists():  # a sentence-transformers folder
+            from bench import run_json_worker
+
+            code = (f"import sys, json; sys.path.insert(0, {str(ROOT)!r}); from bench import profile_encoder as p; "
+                    "print(json.dumps(p.worker_torch_profile(*json.loads(sys.stdin.read()))))")
+            t = run_json_worker(code, [path, texts], ROOT, what="torch profile")
+            results["models"][name + " (sentence-transformers)"] = t
+            print_torch_table(name, t)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(results, indent=2))
 
