@@ -128,7 +128,7 @@ class EmbeddingService:
                     raise ApiError(400, f"'{where}' is an empty string.", "empty_input", param)
                 bad = _unencodable(text)
                 if bad is not None:
-                    raise ApiError(400, f"'{where}' holds {bad} at character {text.index(bad)}, which is not "
+                    raise ApiError(400, f"'{where}' holds U+{ord(bad):04X} at character {text.index(bad)}, which is not "
                                         "text (an unpaired UTF-16 surrogate). Send valid Unicode.", "invalid_text", param)
                 if len(text) > self.settings.max_input_chars:
                     raise ApiError(400, f"'{where}' has {len(text)} characters; at most "
