@@ -31,7 +31,13 @@ class InvalidArgumentError(MlxEmbedError, ValueError):
     exit_code = 2
 
 
-class IndexDamagedError(MlxEmbedError):
+class IndexFormatError(MlxEmbedError):
+    """The index file is damaged or was written by a newer mlx-embed."""
+
+    exit_code = 4
+
+
+class IndexDamagedError(IndexFormatError):
     """The index file is damaged (SQLite reports it malformed, not a database, or its check fails).
 
     `mlx-embed index rebuild` recovers it: a fresh file with the same folders and settings, re-indexed."""

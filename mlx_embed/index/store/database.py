@@ -20,18 +20,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ...errors import IndexReadOnlyError, MlxEmbedError
+from ...errors import IndexFormatError, IndexReadOnlyError, MlxEmbedError  # noqa: F401 (re-exported)
 from . import safety
 from .schema import MIGRATIONS, SCHEMA_VERSION, statements
 
 DB_NAME = "index.db"
 STATES = ("indexed", "pending", "skipped", "failed")   # every entry is in exactly one (files.status)
-
-
-class IndexFormatError(MlxEmbedError):
-    """The index file is damaged or was written by a newer mlx-embed."""
-
-    exit_code = 4
 
 
 class ModelMismatchError(MlxEmbedError):
