@@ -8,8 +8,9 @@ is full); a lone client never waits. Then it runs every queued job of the same t
 buffer cache is cleared between batches once it grows past a limit, so memory stays flat.
 
 Fairness: a request larger than one batch is cut into slices of the token budget; after each slice the
-rest of it goes to the back of the queue, so a small request that arrives meanwhile waits for at most
-about one batch (not for the whole of a huge request).
+rest of it goes to the back of the queue, and a batch that holds another request takes no slice of it,
+so a small request that arrives meanwhile waits only for the slice in progress. Slices are also cut to
+about SLICE_SECONDS of model time at the speed measured so far (a slow machine gets smaller slices).
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ import numpy as np
 
 if TYPE_CHECKING:
     from ..encoder.model import EmbeddingModel
+
+
+SLICE_SECONDS = 0.5   # model time of one slice of a request too large for one batch
+SLICE_MIN_TOKENS = 512
 
 
 class QueueFullError(Exception):
@@ -70,6 +75,7 @@ class Scheduler:
         self._closed = False
         self._busy = False
         self._thread: threading.Thread | None = None
+        self._tokens_per_s: float | None = None   # measured model speed: sizes the slices of a large request
         self.stats = {"requests": 0, "batches": 0, "inputs": 0, "tokens": 0, "largest_batch": 0,
                       "rejected": 0, "cache_clears": 0}
 
@@ -165,11 +171,14 @@ class Scheduler:
                 if job.failed:          # cancelled by its client: the rest of it is dropped
                     self._queued_tokens -= job.left()
                     continue
-                if job.task != task or (chosen and tokens >= self.batch_tokens):
+                if job.task != task or (chosen and (tokens >= self.batch_tokens or job.next > 0)):
                     rest.append(job)
                     continue
                 start = end = job.next
-                while end < len(job.ids) and (not chosen and end == start or tokens + len(job.ids[end]) <= self.batch_tokens):
+                budget = self.batch_tokens
+                if job.left() > budget and self._tokens_per_s:   # it will take slices: keep each short
+                    budget = int(min(budget, max(SLICE_MIN_TOKENS, self._tokens_per_s * SLICE_SECONDS)))
+                while end < len(job.ids) and (not chosen and end == start or tokens + len(job.ids[end]) <= budget):
                     tokens += len(job.ids[end])
                     end += 1
                 if end == start:
@@ -198,9 +207,14 @@ class Scheduler:
         if not live:
             return
         ids = [seq for job, start, end in live for seq in job.ids[start:end]]
+        t0 = time.perf_counter()
         try:
             vectors = self.model.embed_token_ids(ids, live[0][0].task, batch_size=self.batch_size,
                                                  max_batch_tokens=self.batch_tokens)
+            n = sum(len(seq) for seq in ids)
+            if n >= SLICE_MIN_TOKENS:   # small batches are dominated by overhead: they say little of speed
+                speed = n / max(time.perf_counter() - t0, 1e-6)
+                self._tokens_per_s = speed if self._tokens_per_s is None else 0.7 * self._tokens_per_s + 0.3 * speed
         except BaseException as exc:  # handed to the requests; the worker keeps serving
             for job, _, _ in live:
                 job.failed = True
