@@ -176,8 +176,9 @@ class Scheduler:
                     continue
                 start = end = job.next
                 budget = self.batch_tokens
-                if job.left() > budget and self._tokens_per_s:   # it will take slices: keep each short
-                    budget = int(min(budget, max(SLICE_MIN_TOKENS, self._tokens_per_s * SLICE_SECONDS)))
+                if job.left() > budget:   # it will take slices: keep each short (4x the minimum until measured)
+                    speed = self._tokens_per_s or 8 * SLICE_MIN_TOKENS
+                    budget = int(min(budget, max(SLICE_MIN_TOKENS, speed * SLICE_SECONDS)))
                 while end < len(job.ids) and (not chosen and end == start or tokens + len(job.ids[end]) <= budget):
                     tokens += len(job.ids[end])
                     end += 1
