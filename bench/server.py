@@ -65,6 +65,39 @@ def direct(model, clients: int, seconds: float, max_requests: int) -> dict:
             "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95))}
 
 
+def fairness(url: str, tokens: int = 290_000) -> dict:
+    """A 1-text request's latency while a request of about `tokens` tokens (the default budget is 300,000)
+    is being embedded: the scheduler cuts the big one into batch slices, so the small one should not wait
+    for all of it."""
+    import http.client
+
+    host, port = url.removeprefix("http://").split(":")
+    words = " ".join(f"w{i}" for i in range(60))        # ~ 145 tokens a text with MiniLM's WordPiece
+    big = json.dumps({"input": [words] * (tokens // 145)}).encode()
+
+    def post(body: bytes) -> tuple[int, float]:
+        conn = http.client.HTTPConnection(host, int(port), timeout=900)
+        t = time.perf_counter()
+        conn.request("POST", "/v1/embeddings", body, {"Content-Type": "application/json"})
+        r = conn.getresponse()
+        r.read()
+        return r.status, time.perf_counter() - t
+
+    result: dict = {}
+    thread = threading.Thread(target=lambda: result.update(zip(("big_status", "big_seconds"), post(big))))
+    thread.start()
+    time.sleep(1.0)
+    small = []
+    while thread.is_alive() and len(small) < 200:
+        status, seconds = post(json.dumps({"input": "one short sentence"}).encode())
+        small.append(seconds)
+        time.sleep(0.2)
+    thread.join()
+    return {**result, "big_texts": tokens // 145, "small_requests_during": len(small),
+            "small_max_s": max(small) if small else None,
+            "small_p50_s": float(np.percentile(small, 50)) if small else None}
+
+
 def start_server(model_path: str, window_ms: float) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, "-c", "import sys; from mlx_embed.cli import main; sys.exit(main())",
                              "serve", "--model", model_path, "--port", "0", "--log-level", "warning",
@@ -88,6 +121,8 @@ def main() -> int:
     parser.add_argument("--memory-seconds", type=float, default=120.0, help="time cap of the memory phase")
     parser.add_argument("--batch-window-ms", type=float, default=2.0)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--fairness-only", action="store_true",
+                        help="only the fault phases: a 1-text request during a maximum-size one, then memory")
     args = parser.parse_args()
     model_path = args.model or default_model()
     levels = [int(c) for c in args.clients.split(",")]
@@ -98,7 +133,10 @@ def main() -> int:
     rows = []
     try:
         run_load(url, clients=8, seconds=1.0, max_requests=200)  # warm-up
-        for clients in levels:
+        fair = fairness(url)
+        print(f"fairness: 1-text requests during a {fair['big_texts']}-text request ({fair.get('big_seconds', 0):.1f} s): "
+              f"max {fair['small_max_s']} s, p50 {fair['small_p50_s']} s over {fair['small_requests_during']}")
+        for clients in [] if args.fairness_only else levels:
             base = direct(model, clients, args.seconds, 100_000)
             served = run_load(url, clients, args.seconds, 100_000)
             rows.append({"clients": clients, "direct": base, "server": served, "gain": served["rps"] / base["rps"]})
@@ -133,7 +171,7 @@ def main() -> int:
         "model": model.name, "model_path": model_path, "seconds": args.seconds, "batch_window_ms": args.batch_window_ms,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "device": str(mx_device()),
                     "load_average_1m": os.getloadavg()[0]},
-        "rows": rows, "memory": memory, "date": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2))
+        "rows": rows, "memory": memory, "fairness": fair, "date": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2))
     print(f"wrote {args.out}")
     return 0
 

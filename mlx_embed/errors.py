@@ -29,3 +29,29 @@ class InvalidArgumentError(MlxEmbedError, ValueError):
     """A bad argument (unknown task, prompt name, dimension, precision...). Also a ValueError."""
 
     exit_code = 2
+
+
+class IndexFormatError(MlxEmbedError):
+    """The index file is damaged or was written by a newer mlx-embed."""
+
+    exit_code = 4
+
+
+class IndexDamagedError(IndexFormatError):
+    """The index file is damaged (SQLite reports it malformed, not a database, or its check fails).
+
+    `mlx-embed index rebuild` recovers it: a fresh file with the same folders and settings, re-indexed."""
+
+    exit_code = 6
+
+
+class IndexReadOnlyError(MlxEmbedError):
+    """The index (its file or its folder) cannot be written: searching works, updating does not."""
+
+    exit_code = 7
+
+
+class IndexBusyError(MlxEmbedError):
+    """Another run is updating this index (one run at a time per index)."""
+
+    exit_code = 8

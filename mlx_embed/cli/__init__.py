@@ -1,7 +1,9 @@
 """The `mlx-embed` command. Each command group lives in its own module with `register(subparsers)`.
 
 Messages go to stderr, results to stdout (`--json` for scripts); exit codes: 0 ok, 1 error,
-2 bad usage or argument, 3 model not found, 4 bad model files, 130 interrupted.
+2 bad usage or argument, 3 model not found, 4 bad model files (or an index of a newer version), 5 the
+index holds another model's vectors, 6 damaged index (`mlx-embed index rebuild` recovers it), 7 the
+index is read-only (search works, updates do not), 8 another run is updating the index, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -48,6 +50,10 @@ def error(message: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        # a file name that is not UTF-8 prints as \xNN instead of ending the command (JSON is ASCII anyway)
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     from ..errors import MlxEmbedError
@@ -62,6 +68,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:
+        import sqlite3
+
+        if not isinstance(exc, sqlite3.Error):
+            raise
+        # the store translates SQLite's errors; one that got past it still gets its meaning, not a traceback
+        from ..index.store.safety import translate
+
+        err = translate(exc, getattr(args, "index", None) or "the index")
+        error(str(err))
+        return err.exit_code
 
 
 if __name__ == "__main__":

@@ -54,7 +54,10 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         out = result.to_dict()
         out["skipped"] = {str(p): r for p, r in fv.skipped.items()}
-        json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
+        from ..organize.actions.plans import source_hashes
+
+        out["hashes"] = source_hashes(out["groups"]) if isinstance(out.get("groups"), list) else {}
+        json.dump(out, sys.stdout, indent=2)  # ASCII: any file name reads back exactly
         sys.stdout.write("\n")
         return 0
     groups = result.by_label()

@@ -88,6 +88,7 @@ def open_index(path: str | None, model):
 
 def run_cluster(args: argparse.Namespace) -> int:
     from ..organize import cluster_files
+    from ..organize.actions.plans import source_hashes
 
     _, fv, _ = load_vectors(args, "clustering")
     if not len(fv):
@@ -98,7 +99,9 @@ def run_cluster(args: argparse.Namespace) -> int:
         out = result.to_dict()
         out["skipped"] = {str(p): r for p, r in fv.skipped.items()}
         out["reused_index_vectors"] = fv.reused
-        json.dump(out, sys.stdout, indent=2, ensure_ascii=False)
+        out["hashes"] = source_hashes(out["groups"])   # apply skips a file changed after this
+        # ASCII JSON: a file name that is not UTF-8 travels as \udcXX, which `apply` reads back exactly
+        json.dump(out, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     print(f"{len(fv)} files, {result.k} clusters ({result.method}; {result.criterion})")
@@ -125,7 +128,7 @@ def run_dupes(args: argparse.Namespace) -> int:
     groups = near_duplicates(fv, args.threshold)
     if args.json:
         json.dump({"threshold": args.threshold, "groups": [g.to_dict() for g in groups],
-                   "skipped": {str(p): r for p, r in fv.skipped.items()}}, sys.stdout, indent=2, ensure_ascii=False)
+                   "skipped": {str(p): r for p, r in fv.skipped.items()}}, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
     if not groups:

@@ -2,8 +2,10 @@
 
 Every subcommand takes --index (env MLX_EMBED_INDEX; default: the platform's app-data folder) and
 --model (env MLX_EMBED_MODEL; default: the model the index was built with). Exit codes: 0 ok, 1 error,
-2 bad argument, 3 model not found, 4 damaged index, 5 the index holds another model (run `rebuild`),
-130 interrupted (the work queue is kept: the next run resumes).
+2 bad argument, 3 model not found, 4 index of a newer mlx-embed, 5 the index holds another model (run
+`rebuild`), 6 damaged index (run `rebuild`: it recovers the folders and settings), 7 read-only index,
+8 another run is updating the index (only with --no-wait), 130 interrupted (the work queue is kept: the
+next run resumes).
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ def _creation_arguments(p: argparse.ArgumentParser) -> None:
 
 def _run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    p.add_argument("--no-wait", action="store_true",
+                   help="exit (code 8) instead of waiting when another run is updating this index")
     p.add_argument("--normal-priority", action="store_true", help="do not lower the indexer's CPU priority")
 
 
@@ -102,7 +106,20 @@ def open_index(args: argparse.Namespace, create: bool = True, **settings):
         from . import DEFAULT_MODEL
 
         fallback = DEFAULT_MODEL
-    return Index(args.index, model=model, create=create, fallback_model=fallback, **settings)
+    ix = Index(args.index, model=model, create=create, fallback_model=fallback, **settings)
+    ix.lock_wait = not getattr(args, "no_wait", False)
+    ix.on_lock_wait = lambda message: error(message)
+    return ix
+
+
+def refuse_damaged(args: argparse.Namespace) -> None:
+    """Before a command that reads the whole index or writes it: SQLite's quick check (exit 6 if damaged)."""
+    from ..errors import IndexDamagedError
+    from ..index.recover import damage
+
+    reason = damage(args.index)
+    if reason is not None:
+        raise IndexDamagedError(reason)
 
 
 class Bars:
@@ -166,6 +183,7 @@ def run_add(args: argparse.Namespace) -> int:
                                        include_hidden=args.hidden,
                                        max_size=int(args.max_size * 2**20) if args.max_size else None).items()
                 if v is not None}
+    refuse_damaged(args)
     with open_index(args, **settings) as ix:
         added = [ix.add_folder(p, args.exclude) for p in args.paths]
         if not args.json:
@@ -192,11 +210,30 @@ def run_remove(args: argparse.Namespace) -> int:
 
 
 def run_update(args: argparse.Namespace) -> int:
+    refuse_damaged(args)
     with open_index(args, create=False) as ix:
         return _do_run(ix, args)
 
 
 def run_rebuild(args: argparse.Namespace) -> int:
+    """Re-embed everything; a damaged (or lost) index is first recovered: same folders and settings."""
+    from ..index.recover import damage, recover
+    from ..index.store.safety import read_sidecar
+
+    from ..index import Index
+
+    db_path = Index.locate(args.index)
+    lost = not db_path.exists() and read_sidecar(db_path) is not None
+    if lost or damage(args.index) is not None:
+        model = args.model or os.environ.get("MLX_EMBED_MODEL") or None
+        from . import DEFAULT_MODEL
+
+        ix, note = recover(args.index, model, fallback_model=DEFAULT_MODEL if model is None else None)
+        print(note, file=sys.stderr)
+        ix.lock_wait = not args.no_wait
+        ix.on_lock_wait = lambda message: error(message)
+        with ix:
+            return _do_run(ix, args)
     with open_index(args, create=False) as ix:
         return _do_run(ix, args, rebuild=True)
 
@@ -217,6 +254,7 @@ def run_watch(args: argparse.Namespace) -> int:
                   f"{stats.failed} failed", file=sys.stderr, flush=True)
 
     bars = Bars(not args.quiet and not args.json and sys.stderr.isatty())
+    refuse_damaged(args)
     try:
         with open_index(args, create=False) as ix:
             watch(ix, interval=args.interval, cancel=cancel, on_run=report, progress=bars, low_priority=False)
@@ -237,6 +275,7 @@ def _duration(seconds: float | None) -> str:
 
 
 def run_status(args: argparse.Namespace) -> int:
+    refuse_damaged(args)   # damage must not look healthy: SQLite's quick check first (exit 6)
     with open_index(args, create=False) as ix:
         st = ix.status(max_failures=args.failures)
         check = ix.check() if args.check else None

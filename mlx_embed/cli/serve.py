@@ -39,6 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "LangChain send tiktoken ids, which would give wrong vectors)")
     p.add_argument("--max-inputs", type=int, default=2048, help="inputs per request (default %(default)s)")
     p.add_argument("--max-request-mb", type=float, default=16.0, help="request body limit in MiB (default %(default)s)")
+    p.add_argument("--max-request-tokens", type=int, default=300_000,
+                   help="tokens one request may hold after truncation; more get 413 (default %(default)s)")
+    p.add_argument("--read-timeout", type=float, default=30.0,
+                   help="seconds a request body may take to arrive before 408 (default %(default)s)")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
     p.add_argument("--no-access-log", action="store_true", help="do not log every request")
     p.set_defaults(run=run)
@@ -50,13 +54,13 @@ def run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         error(f"the server needs FastAPI and uvicorn ({exc.name} is missing): pip install 'mlx-embed[serve]'")
         return 1
-    for name in ("port", "max_batch_tokens", "max_queue", "max_inputs"):
+    for name in ("port", "max_batch_tokens", "max_queue", "max_inputs", "max_request_tokens"):
         value = getattr(args, name)
         if value < (0 if name == "port" else 1) or (name == "port" and value > 65535):
             error(f"--{name.replace('_', '-')} {value} is out of range")
             return 2
-    if args.batch_window_ms < 0 or args.max_request_mb <= 0:
-        error("--batch-window-ms must be >= 0 and --max-request-mb > 0")
+    if args.batch_window_ms < 0 or args.max_request_mb <= 0 or args.read_timeout <= 0:
+        error("--batch-window-ms must be >= 0, --max-request-mb and --read-timeout > 0")
         return 2
     check_bind(args.host, args.api_key, args.allow_remote)  # before the model loads
     from .. import load
@@ -66,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     settings = ServerSettings(
         served_name=args.served_model_name, strict_model=args.strict_model, api_key=args.api_key, accept_token_ids=args.accept_token_ids,
         max_inputs=args.max_inputs, max_request_bytes=int(args.max_request_mb * 2**20), max_queue=args.max_queue,
-        batch_window_ms=args.batch_window_ms, max_batch_tokens=args.max_batch_tokens)
+        batch_window_ms=args.batch_window_ms, max_batch_tokens=args.max_batch_tokens,
+        max_request_tokens=args.max_request_tokens, read_timeout_s=args.read_timeout)
     serve(create_app(model, settings), args.host, args.port, allow_remote=args.allow_remote,
           log_level=args.log_level, access_log=not args.no_access_log)
     return 0

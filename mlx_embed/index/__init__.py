@@ -33,7 +33,7 @@ Modules, one concern each (lowest first):
     watch           keep the index current (poll, settle, re-run)
 
 Errors: ModelMismatchError (exit 5: the index holds another model's vectors: `index rebuild`),
-IndexFormatError (exit 4: damaged or newer index file), extract.ExtractionError (per file, recorded).
+IndexFormatError (exit 4: newer index file; its IndexDamagedError: exit 6), extract.ExtractionError (per file, recorded).
 """
 
 from __future__ import annotations

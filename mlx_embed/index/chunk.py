@@ -6,11 +6,15 @@
 `tokenizers.Tokenizer`). A window ends at the best break (blank line, line end, sentence end, space)
 in its last quarter, so passages read well; consecutive windows share about `overlap` tokens.
 `page` is the 1-based page (PDF) or slide (PPTX) of the chunk: with `pages`, chunks never cross a page.
+
+It streams: the text is tokenised a segment at a time and only the token spans of the window being cut
+(about one segment) are held, so memory does not grow with the length of a line or a file.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 SEGMENT_CHARS = 200_000  # tokenise long texts in pieces (tokenizer memory grows with input length)
@@ -26,7 +30,11 @@ class Chunk:
 
 def token_spans(text: str, tokenizer) -> list[tuple[int, int]]:
     """(start, end) character span of every real token of `text` (special tokens dropped)."""
-    spans: list[tuple[int, int]] = []
+    return [span for part in _span_segments(text, tokenizer) for span in part]
+
+
+def _span_segments(text: str, tokenizer) -> Iterator[list[tuple[int, int]]]:
+    """token_spans a segment (about SEGMENT_CHARS, cut at a line end or space) at a time."""
     pos = 0
     while pos < len(text):
         end = min(len(text), pos + SEGMENT_CHARS)
@@ -40,9 +48,8 @@ def token_spans(text: str, tokenizer) -> list[tuple[int, int]]:
             offsets = tokenizer.offsets(piece)
         else:
             offsets = tokenizer.encode(piece, add_special_tokens=False).offsets
-        spans.extend((pos + s, pos + e) for s, e in offsets if e > s)
+        yield [(pos + s, pos + e) for s, e in offsets if e > s]
         pos = end
-    return spans
 
 
 _BREAKS = [(re.compile(r"\n\s*\n"), 4), (re.compile(r"\n"), 3), (re.compile(r"[.!?。！？][\"')\]]?\s"), 2),
@@ -82,10 +89,22 @@ def chunk_text(text: str, tokenizer, max_tokens: int, overlap: int = 0,
             for c in chunk_text(text[a:b], tokenizer, max_tokens, overlap):
                 out.append(Chunk(a + c.start, a + c.end, number, c.text))
         return out
-    spans = token_spans(text, tokenizer)
+    segments = _span_segments(text, tokenizer)
+    spans: list[tuple[int, int]] = []    # the spans from token number `base` on (earlier ones are cut)
+    exhausted = False
     chunks: list[Chunk] = []
-    i, n = 0, len(spans)
-    while i < n:
+    i = 0
+    while True:
+        # window i..i+max_tokens and one token past it: enough to cut exactly as with every span at hand
+        while not exhausted and len(spans) <= i + max_tokens:
+            part = next(segments, None)
+            if part is None:
+                exhausted = True
+            else:
+                spans.extend(part)
+        n = len(spans)   # the true count once exhausted; before that, more than the window needs
+        if i >= n:
+            break
         j = min(n, i + max_tokens)
         if j < n:  # end at the best break in the last quarter of the window
             best, best_score = j, -1
@@ -109,4 +128,7 @@ def chunk_text(text: str, tokenizer, max_tokens: int, overlap: int = 0,
                 nxt = k
                 break
         i = nxt
+        if i > 4 * max_tokens:   # drop the spans already cut (indices shift by i)
+            del spans[:i]
+            i = 0
     return chunks

@@ -21,6 +21,7 @@ from ..errors import InvalidArgumentError
 from .chunk_encoder import ChunkEncoder
 from .indexer import Indexer, RunProgress, RunStats, Settings, lower_priority
 from .model_identity import describe, folder_fingerprint, model_identity, same_model
+from .runlock import RunLock
 from .search import SearchResult, Searcher, parse_query
 from .status import FolderInfo, IndexStatus, describe_run
 from .store import ModelMismatchError, Store, delete_index_files, resolve_db_path
@@ -62,6 +63,11 @@ class Index:
         self._encoder: ChunkEncoder | None = None
         self._searcher = Searcher(self.store, binary=settings.binary)
         self._lock = threading.RLock()
+        # one run at a time per index (runlock): a second waits (on_lock_wait hears why) or, unless
+        # lock_wait, raises IndexBusyError
+        self.lock_wait: bool = True
+        self.on_lock_wait: Callable[[str], None] | None = None
+        self._run_lock: RunLock | None = None
 
     # --- model ----------------------------------------------------------------------------------
     @staticmethod
@@ -202,6 +208,16 @@ class Index:
     def run(self, progress: Callable[[RunProgress], None] | None = None, cancel: threading.Event | None = None,
             low_priority: bool = False, scan: bool = True) -> RunStats:
         """Bring the index up to date: scan the folders, then embed the queue. Resumable and cancellable."""
+        if self._run_lock is None:    # rebuild holds it already
+            lock = RunLock(self.path, self.lock_wait, self.on_lock_wait, cancel)
+            if not lock.acquire():
+                return RunStats(cancelled=True)
+            self._run_lock = lock
+            try:
+                return self.run(progress, cancel, low_priority, scan)
+            finally:
+                self._run_lock = None
+                lock.release()
         if low_priority:
             lower_priority(whole_process=False)
         encoder = self.encoder          # loads and checks the model before touching anything
@@ -227,8 +243,16 @@ class Index:
             if self._model is None:
                 self._model = self._load_model()  # no identity check: replacing the model is the point
             self._encoder = None
-        self.store.reset_all()
-        return self.run(progress, cancel, low_priority)
+        lock = RunLock(self.path, self.lock_wait, self.on_lock_wait, cancel)
+        if not lock.acquire():
+            return RunStats(cancelled=True)
+        self._run_lock = lock
+        try:
+            self.store.reset_all()
+            return self.run(progress, cancel, low_priority)
+        finally:
+            self._run_lock = None
+            lock.release()
 
     # --- file actions ---------------------------------------------------------------------------
     def move_file(self, old: str | os.PathLike, new: str | os.PathLike) -> bool:
@@ -250,6 +274,7 @@ class Index:
             raise InvalidArgumentError("Empty query.")
         if k < 1:
             raise InvalidArgumentError(f"k={k}: ask for at least one result.")
+        query = os.fsencode(query).decode("utf-8", "replace")  # argv bytes that are not UTF-8 (surrogates)
         parsed = parse_query(query)
         qvec = None
         if mode != "keyword":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hmac
 import json
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": text} for status, text in {
         400: "Bad request (malformed JSON, wrong types, empty or too many inputs, bad dimensions/task)",
-        401: "Missing or wrong API key", 404: "Unknown model (only with --strict-model)", 413: "Request body (or, on /embed, an input) too large",
+        401: "Missing or wrong API key", 404: "Unknown model (only with --strict-model)", 408: "Request body not received in time",
+        413: "Request body, its token count (--max-request-tokens) or, on /embed, an input too large",
         429: "Queue full: retry later", 503: "Shutting down"}.items()}
 OPEN_PATHS = ("/health",)
 LARGE_OUTPUT = 200_000  # floats; bigger responses are serialised off the event loop
@@ -70,7 +72,11 @@ class RequestGuard:
             return await self.app(scope, receive, send)
         chunks, size = [], 0
         while True:
-            message = await receive()
+            try:   # a client that stops sending mid-body must not hold a connection (and its memory) forever
+                message = await asyncio.wait_for(receive(), self.settings.read_timeout_s)
+            except asyncio.TimeoutError:
+                return await _reject(send, 408, f"The request body did not arrive within {self.settings.read_timeout_s:g} "
+                                                "s; send it whole.", "request_timeout", {"connection": "close"})
             if message["type"] == "http.disconnect":
                 return
             chunks.append(message.get("body", b""))

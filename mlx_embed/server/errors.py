@@ -19,7 +19,7 @@ from ..errors import InvalidArgumentError
 log = logging.getLogger("mlx_embed.server")
 
 TYPES = {400: "invalid_request_error", 401: "authentication_error", 404: "invalid_request_error",
-         405: "invalid_request_error", 413: "invalid_request_error", 429: "rate_limit_error",
+         405: "invalid_request_error", 408: "invalid_request_error", 413: "invalid_request_error", 429: "rate_limit_error",
          503: "server_error"}
 
 

@@ -36,6 +36,8 @@ class ServerSettings:
     max_queue: int = 256                # requests waiting for the model; more get 429
     batch_window_ms: float = 2.0        # the longest the worker waits for requests still being tokenised
     max_batch_tokens: int = 8192        # token budget of one coalesced batch (and of one forward pass)
+    max_request_tokens: int = 300_000   # tokens one request may hold (OpenAI's limit); more get 413
+    read_timeout_s: float = 30.0        # a client that stops sending its body mid-way gets 408 after this
     batch_size: int = 64                # texts per forward pass
     cache_limit_bytes: int = 256 << 20  # MLX buffer cache cleared between batches above this
 
@@ -124,6 +126,10 @@ class EmbeddingService:
                 where = param if single else f"{param}[{i}]"
                 if not text:
                     raise ApiError(400, f"'{where}' is an empty string.", "empty_input", param)
+                bad = _unencodable(text)
+                if bad is not None:
+                    raise ApiError(400, f"'{where}' holds U+{ord(bad):04X} at character {text.index(bad)}, which is not "
+                                        "text (an unpaired UTF-16 surrogate). Send valid Unicode.", "invalid_text", param)
                 if len(text) > self.settings.max_input_chars:
                     raise ApiError(400, f"'{where}' has {len(text)} characters; at most "
                                         f"{self.settings.max_input_chars} per input. Chunk the text first.",
@@ -153,7 +159,11 @@ class EmbeddingService:
         """Token ids as `model.encode` makes them (prompt prefix, lower-casing, special tokens)."""
         limit = self.model.max_length
         if texts is not None:
-            ids = self.model.tokenize(texts, prefix, limit if truncate else None)
+            try:
+                ids = self.model.tokenize(texts, prefix, limit if truncate else None)
+            except Exception as exc:  # noqa: BLE001  (input the tokenizer cannot take is the client's to fix)
+                raise ApiError(400, f"'{param}' could not be tokenised ({type(exc).__name__}: {str(exc)[:120]}). "
+                                    "Send plain text.", "invalid_text", param) from None
         else:
             ids = tokens or []
             if truncate:
@@ -164,6 +174,11 @@ class EmbeddingService:
                     raise ApiError(too_long_status, f"'{param}[{i}]' is {len(seq)} tokens long; this model reads at "
                                                     f"most {limit}. Send shorter inputs or truncate=true.",
                                    "context_length_exceeded", param)
+        total = sum(len(seq) for seq in ids)
+        if total > self.settings.max_request_tokens:
+            raise ApiError(413, f"'{param}' holds {total} tokens; at most {self.settings.max_request_tokens} per "
+                                "request (--max-request-tokens). Split it into several requests.",
+                           "request_too_many_tokens", param)
         return ids
 
     async def run(self, inputs: object, param: str, *, model_id: str | None = None, task: str | None = None,
@@ -189,3 +204,12 @@ class EmbeddingService:
             if not submitted:
                 self.scheduler.withdraw()
         return finish(vectors, dimensions, normalize), sum(len(s) for s in ids), served
+
+
+def _unencodable(text: str) -> str | None:
+    """The first character UTF-8 cannot encode (a lone surrogate from JSON's \\ud800), or None."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return text[exc.start]
+    return None

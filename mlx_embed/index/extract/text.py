@@ -10,10 +10,13 @@ from . import ExtractionError, read_bytes
 BOMS = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
 SNIFF = 8192
+# Text read from one file, whatever --max-size allows: a multi-hundred-MB log or dump (often one line)
+# would otherwise hold gigabytes while it is chunked and embedded; its first 32 MB are indexed.
+TEXT_LIMIT = 32 << 20
 
 
 def read(path: Path, kind: str) -> tuple[str, None]:
-    return decode(read_bytes(path)), None
+    return decode(read_bytes(path, TEXT_LIMIT)), None
 
 
 def decode(data: bytes) -> str:

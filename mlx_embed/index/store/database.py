@@ -20,17 +20,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ...errors import MlxEmbedError
+from ...errors import IndexFormatError, IndexReadOnlyError, MlxEmbedError  # noqa: F401 (re-exported)
+from . import safety
 from .schema import MIGRATIONS, SCHEMA_VERSION, statements
 
 DB_NAME = "index.db"
 STATES = ("indexed", "pending", "skipped", "failed")   # every entry is in exactly one (files.status)
-
-
-class IndexFormatError(MlxEmbedError):
-    """The index file is damaged or was written by a newer mlx-embed."""
-
-    exit_code = 4
 
 
 class ModelMismatchError(MlxEmbedError):
@@ -80,6 +75,8 @@ class Database:
             os.chmod(self.path.parent, 0o700)
             fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
             os.close(fd)
+        # read-only (the file, or the folder its -wal/-shm live in): searching works, writes say why not
+        self.read_only = not (os.access(self.path, os.W_OK) and os.access(self.path.parent, os.W_OK | os.X_OK))
         self._local = threading.local()
         self._migrate()
 
@@ -94,15 +91,16 @@ class Database:
 
     def _connect(self) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout = 60000")
+            conn = safety.connect(self.path, self.read_only)
+        except sqlite3.Error as exc:
+            raise safety.translate(exc, self.path, self.read_only) from exc
+        # every statement below (and every later one) raises MlxEmbedError only: see safety.translate
+        conn.execute("PRAGMA busy_timeout = 60000")
+        if not self.read_only:
             conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.execute("PRAGMA foreign_keys = ON")
-            conn.execute("PRAGMA cache_size = -32000")
-        except sqlite3.DatabaseError as exc:
-            raise IndexFormatError(f"{self.path} is not a readable index ({exc}). Move it away and re-index.") from exc
-        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA cache_size = -32000")
         return conn
 
     def close(self) -> None:
@@ -114,6 +112,10 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE ... COMMIT; ROLLBACK on any exception)."""
+        if self.read_only:
+            raise IndexReadOnlyError(
+                f"The index {safety.shown(self.path)} is read-only (the file or its folder cannot be written): "
+                "searching works, updating it does not. Make both writable (chmod u+w) or use another --index.")
         db = self.db
         if db.in_transaction:  # nested: join the outer transaction
             yield db
@@ -122,7 +124,10 @@ class Database:
         try:
             yield db
         except BaseException:
-            db.execute("ROLLBACK")
+            try:
+                db.execute("ROLLBACK")
+            except MlxEmbedError:
+                pass  # a connection SQLite gave up on rolled back already; the first error says why
             raise
         db.execute("COMMIT")
 
@@ -137,10 +142,7 @@ class Database:
 
     def _migrate(self) -> None:
         db = self.db
-        try:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-        except sqlite3.DatabaseError as exc:
-            raise IndexFormatError(f"{self.path} is not a readable index ({exc}). Move it away and re-index.") from exc
+        version = db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise IndexFormatError(f"{self.path} was written by a newer mlx-embed (schema {version} > "
                                    f"{SCHEMA_VERSION}). Upgrade mlx-embed or use another --index.")
@@ -160,6 +162,14 @@ class Database:
         with self.write() as db:
             db.execute("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                        (key, json.dumps(value)))
+        if key in ("settings", "model"):
+            self.save_sidecar()
+
+    def save_sidecar(self) -> None:
+        """Folders, settings and model beside the file: what `index rebuild` needs if the file is lost."""
+        folders = [{"path": r["path"], "excludes": json.loads(r["excludes"])}
+                   for r in self.db.execute("SELECT path, excludes FROM folders ORDER BY path")]
+        safety.write_sidecar(self.path, folders, {"settings": self.get("settings"), "model": self.get("model")})
 
     def bump(self, deleted: int = 0) -> None:
         """Mark that chunks/vectors/paths changed (readers reload their in-memory vectors)."""
@@ -175,14 +185,27 @@ class Database:
         return int(rows.get("generation", 0)), int(rows.get("deleted", 0))
 
     # --- checks ---------------------------------------------------------------------------------
+    def quick_check(self) -> str:
+        """SQLite's quick_check (every page's structure, not index-to-table agreement): "ok" or what is wrong."""
+        try:
+            rows = [r[0] for r in self.db.execute("PRAGMA quick_check(5)").fetchall()]
+        except MlxEmbedError as exc:
+            return str(exc)
+        return "ok" if rows == ["ok"] else " ".join("; ".join(map(str, rows)).split())
+
     def check(self) -> dict[str, Any]:
         """Integrity report: SQLite's own check, FTS consistency and orphan counts (all should be ok/0)."""
         db = self.db
-        report: dict[str, Any] = {"integrity": db.execute("PRAGMA integrity_check").fetchone()[0]}
+        try:
+            report: dict[str, Any] = {"integrity": db.execute("PRAGMA integrity_check").fetchone()[0]}
+        except MlxEmbedError as exc:   # too damaged to check: the message says how to recover
+            return {"integrity": str(exc), "ok": False}
+        if report["integrity"] != "ok":
+            return {**report, "ok": False}
         try:
             db.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)")
             report["fts"] = "ok"
-        except sqlite3.DatabaseError as exc:
+        except MlxEmbedError as exc:
             report["fts"] = str(exc)
         q = lambda sql: db.execute(sql).fetchone()[0]  # noqa: E731
         report["orphan_chunks"] = q("SELECT count(*) FROM chunks WHERE file_id NOT IN (SELECT id FROM files)")

@@ -22,6 +22,7 @@ class FolderStatements:
             db.execute("INSERT INTO folders(path, excludes, added) VALUES (?, ?, ?) "
                        "ON CONFLICT(path) DO UPDATE SET excludes = excluded.excludes",
                        (path, json.dumps(list(excludes)), time.time()))
+        self.save_sidecar()
 
     def remove_folder(self, path: str) -> int | None:
         """Forget a folder and its files (those also under a nested folder move there): the number of
@@ -41,6 +42,7 @@ class FolderStatements:
             db.execute("DELETE FROM files WHERE folder_id = ?", (row[0],))
             db.execute("DELETE FROM folders WHERE id = ?", (row[0],))
             self.bump(deleted=n[0])
+        self.save_sidecar()
         return n[1]
 
     def folder_rows(self) -> list[dict[str, Any]]:

@@ -99,7 +99,7 @@ class Journal:
             os.fsync(self._f.fileno())
 
     def write(self, record: dict) -> None:
-        self._f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._f.write(json.dumps(record) + "\n")  # ASCII: a name that is not UTF-8 survives as \\udcXX
         self._f.flush()
         os.fsync(self._f.fileno())
 

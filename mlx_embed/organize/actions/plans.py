@@ -34,6 +34,7 @@ class Operation:
     target: str = ""               # where the file goes (move, copy)
     tag: str = ""                  # the tag to add (tag)
     note: str = ""                 # e.g. "renamed: name taken"
+    sha256: str = ""               # the source's content when the plan was made ("": not known)
 
 
 @dataclass
@@ -62,23 +63,42 @@ def load_plan(path: str | os.PathLike, mode: str = "move", destination: str | os
     """A plan from a JSON file written by `cluster --json` / `classify --json` (its "groups")."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        # surrogateescape: a plan written with a name's raw bytes (older versions) still names that file
+        data = json.loads(path.read_bytes().decode("utf-8", "surrogateescape"))
     except FileNotFoundError as exc:
         raise InvalidArgumentError(f"{path} does not exist: write it with `mlx-embed cluster ... --json > {path}`.") from exc
     except (OSError, ValueError) as exc:
         raise InvalidArgumentError(f"{path} is not readable JSON ({exc}).") from exc
     if not isinstance(data, dict) or not isinstance(data.get("groups"), list):
         raise InvalidArgumentError(f"{path} has no \"groups\": give the JSON of `mlx-embed cluster|classify --json`.")
+    hashes = data.get("hashes") if isinstance(data.get("hashes"), dict) else {}
     return plan_groups(data["groups"], mode, destination if destination is not None else data.get("destination"),
-                       include)
+                       include, hashes)
+
+
+def source_hashes(groups) -> dict[str, str]:
+    """path -> sha256 of every file in the groups: written into a plan so that `apply` can skip a file
+    whose content changed after the plan was made."""
+    from .fileops import sha256
+
+    out: dict[str, str] = {}
+    for g in groups:
+        for f in g["files"]:
+            try:
+                out[str(f)] = sha256(Path(f))
+            except OSError:
+                pass   # vanished or unreadable: the plan's preview says so
+    return out
 
 
 def plan_groups(groups, mode: str = "move", destination: str | os.PathLike | None = None,
-                include: Sequence[str] | None = None) -> Plan:
+                include: Sequence[str] | None = None, hashes: dict[str, str] | None = None) -> Plan:
     """Operations that put each group's files into a folder named after the group (or tag them with it).
 
     destination: the folder that receives the group folders (default: the deepest folder containing
-    every file). include: only these group names. Files already in their group's folder stay."""
+    every file). include: only these group names. Files already in their group's folder stay. hashes:
+    path -> sha256 when the groups were made (apply skips a file whose content changed since)."""
+    known = {Path(p).absolute(): h for p, h in (hashes or {}).items()}
     if mode not in MODES:
         raise InvalidArgumentError(f"Unknown mode {mode!r}; use one of: {', '.join(MODES)}.")
     if isinstance(groups, dict):
@@ -105,7 +125,7 @@ def plan_groups(groups, mode: str = "move", destination: str | os.PathLike | Non
                 problems.append(f"{f} has vanished: it will be skipped")
                 continue
             if mode == "tag":
-                ops.append(Operation(len(ops), "tag", str(f), tag=str(g["name"])))
+                ops.append(Operation(len(ops), "tag", str(f), tag=str(g["name"]), sha256=known.get(f, "")))
                 continue
             if f.parent == folder:
                 continue                        # already where the group goes
@@ -119,7 +139,7 @@ def plan_groups(groups, mode: str = "move", destination: str | os.PathLike | Non
             target = free_name(folder / f.name, taken)
             note = "renamed: name taken" if target.name != f.name else ""
             taken.add(str(target))
-            ops.append(Operation(len(ops), mode, str(f), str(target), note=note))
+            ops.append(Operation(len(ops), mode, str(f), str(target), note=note, sha256=known.get(f, "")))
     for i, op in enumerate(ops):
         op.id = i
     return Plan(mode, ops, list(dict.fromkeys(problems)))

@@ -76,6 +76,8 @@ def do_step(op: Operation, journal: Journal, tags) -> dict:
     if not src.is_file():
         raise StepSkipped(f"{src} vanished before it could be {op.kind}d" if op.kind != "tag"
                           else f"{src} vanished before it could be tagged")
+    if op.sha256 and fileops.sha256(src) != op.sha256:
+        raise StepSkipped(f"{src} changed since the plan was made: left as it is (make a new plan to include it)")
     if op.kind == "tag":
         try:
             before = tags.get(src)
