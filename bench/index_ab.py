@@ -7,8 +7,9 @@ With the default tiny random BERT (tests/model_fixtures.py, 2 layers of 32) the 
 nothing, so the run measures what a code change outside the encoder can slow down: the scan, hashing,
 extraction, chunking and the store. Runs alternate A B B A ... so a machine whose load drifts biases
 neither side; each pair's ratio is printed with the load average. Compared: the CPU seconds the run
-used (user + system, its own process), which a busy machine inflates far less than wall time (also kept). The files are index_throughput's
-(half /usr/share/doc, half the stdlib). Writes bench/results/index_ab.json.
+used (user + system, its own process), which a busy machine inflates far less than wall time (also
+kept). The files are index_throughput's (half /usr/share/doc, half the stdlib). Writes
+bench/results/index_ab.json.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ def main() -> None:
                 pairs.append({**runs, "ratio": runs["after"]["cpu_seconds"] / runs["before"]["cpu_seconds"],
                               "wall_ratio": runs["after"]["seconds"] / runs["before"]["seconds"]})
         finally:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], capture_output=True)
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)],
+                           capture_output=True)
     ratios = sorted(p["ratio"] for p in pairs)
     result = {"before": args.before, "files": len(files), "model": args.model or "tiny random BERT",
               "pairs": pairs, "ratios": ratios, "median_ratio": ratios[len(ratios) // 2]}

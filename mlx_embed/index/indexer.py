@@ -321,8 +321,8 @@ class Indexer:
                 if row is None:
                     continue
                 done += 1
-                item = self._prepare(row, stats, self._page_reporter(progress, done, total, stats, row["path"], t_start),
-                                     cancel)
+                pages = self._page_reporter(progress, done, total, stats, row["path"], t_start)
+                item = self._prepare(row, stats, pages, cancel)
                 if item is not None:
                     missing = [seq for seq, v in enumerate(item["vectors"]) if v is None]
                     todo.extend((item, seq) for seq in missing)
@@ -390,12 +390,12 @@ class Indexer:
 
     def _page_reporter(self, progress, done: int, total: int, stats: RunStats, path: str, t_start: float):
         """progress(done, total) for the OCR of a scanned PDF's pages: "OCR page 12 of 80" on this file."""
-        def pages(page: int, pages: int) -> None:
+        def report(page: int, of: int) -> None:
             self._report(progress, RunProgress("index", done, total, stats.chunks_embedded, stats.failed, path,
-                                               self._eta(t_start, done, total), f"OCR page {page} of {pages}"))
-        return pages
+                                               self._eta(t_start, done, total), f"OCR page {page} of {of}"))
+        return report
 
-    def _prepare(self, row, stats: RunStats, pages: Callable[[int, int], None] | None = None,
+    def _prepare(self, row, stats: RunStats, ocr_progress: Callable[[int, int], None] | None = None,
                  cancel: threading.Event | None = None) -> dict | None:
         """Hash and read one pending file; return the work to embed, or None if handled here."""
         path = Path(row["path"])
@@ -424,7 +424,7 @@ class Indexer:
             return None
         t, ocr_t = time.perf_counter(), ocr.seconds()
         try:
-            ex = extract(path, self.settings.max_size, ocr_cache=ocr_cache_for(self.store.path), progress=pages,
+            ex = extract(path, self.settings.max_size, ocr_cache=ocr_cache_for(self.store.path), progress=ocr_progress,
                          cancel=cancel.is_set if cancel is not None else None)
         except ExtractionError as exc:
             self._time_extract(stats, t, ocr_t)
