@@ -101,7 +101,8 @@ class IndexHandle:
             elif p.phase == "index":
                 name = Path(p.current).name if p.current else ""
                 ctx.report(p.files_done, p.files_total, f"Indexing {p.files_done:,} of {p.files_total:,} files"
-                           + (f" · {name}" if name else ""), eta=p.eta_seconds, extra="index")
+                           + (f" · {name}" if name else "") + (f" · {p.detail}" if p.detail else ""),
+                           eta=p.eta_seconds, extra="index")
 
         def finished(stats):
             if not stats.cancelled:

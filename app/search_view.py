@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QLabel
                                QStyle, QStyledItemDelegate, QStyleOptionViewItem, QVBoxLayout, QWidget)
 
 from . import platform
-from .itemmodels.common import DateRole, FolderRole, PassageRole, PathRole
+from .itemmodels.common import DateRole, FolderRole, KindRole, PassageRole, PathRole
 from .itemmodels.search_results import SearchResultsModel
 
 DEBOUNCE_MS = 200
@@ -27,6 +27,7 @@ KIND_FILTERS = [  # (shown, library kinds)
     ("Web pages", ["html"]),
     ("Presentations", ["pptx"]),
     ("Email", ["eml"]),
+    ("Images (screenshots, photos)", ["image"]),
 ]
 DATE_FILTERS = [("Any time", None), ("Today", 1), ("Past week", 7), ("Past month", 31), ("Past year", 365)]
 
@@ -58,9 +59,10 @@ class ResultDelegate(QStyledItemDelegate):
         dim = pal.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.PlaceholderText)
         r = option.rect.adjusted(8, 5, -8, -5)
         icon = index.data(Qt.ItemDataRole.DecorationRole)
+        side = min(56, r.height() - 2) if index.data(KindRole) == "image" else self.icon_size  # a thumbnail
         if icon is not None:
-            icon.paint(painter, r.left(), r.top() + 2, self.icon_size, self.icon_size)
-        x = r.left() + self.icon_size + 10
+            icon.paint(painter, r.left(), r.top() + 2, side, side)
+        x = r.left() + side + 10
         width = r.right() - x
         fm = option.fontMetrics
         painter.save()

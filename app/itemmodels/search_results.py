@@ -8,6 +8,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractListModel, QModelIndex, Qt
 
 from .common import DateRole, FolderRole, KindRole, PassageRole, PathRole, ScoreRole, file_icon, human_date
+from .thumbnails import Thumbnails
 
 
 class SearchResultsModel(QAbstractListModel):
@@ -17,6 +18,8 @@ class SearchResultsModel(QAbstractListModel):
         super().__init__(parent)
         self.hits: list = []
         self.query = ""
+        self.thumbnails = Thumbnails(parent=self)  # image hits show their picture (decoded off the GUI thread)
+        self.thumbnails.ready.connect(self._thumbnail_ready)
 
     def set_hits(self, hits: list, query: str = "") -> None:
         self.beginResetModel()
@@ -40,7 +43,8 @@ class SearchResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return hit.name
         if role == Qt.ItemDataRole.DecorationRole:
-            return file_icon(hit.path)
+            thumb = self.thumbnails.icon(str(hit.path)) if hit.kind == "image" else None
+            return thumb or file_icon(hit.path)
         if role == Qt.ItemDataRole.ToolTipRole:
             return str(hit.path)
         if role == PathRole:
@@ -56,3 +60,8 @@ class SearchResultsModel(QAbstractListModel):
         if role == KindRole:
             return hit.kind
         return None
+
+    def _thumbnail_ready(self, path: str) -> None:
+        for row, hit in enumerate(self.hits):
+            if str(hit.path) == path:
+                self.dataChanged.emit(self.index(row), self.index(row), [Qt.ItemDataRole.DecorationRole])

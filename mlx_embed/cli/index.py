@@ -146,7 +146,8 @@ class Bars:
             return
         self.bar.n = p.files_done
         if p.phase == "index":
-            self.bar.set_postfix(chunks=p.chunks_done, failed=p.failed, refresh=False)
+            self.bar.set_postfix(chunks=p.chunks_done, failed=p.failed, refresh=False,
+                                 **({"at": p.detail} if p.detail else {}))  # "OCR page 3 of 80"
         self.bar.refresh()
 
     def close(self) -> None:

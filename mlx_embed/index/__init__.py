@@ -22,7 +22,8 @@
 Modules, one concern each (lowest first):
     store/          the SQLite file: schema + migrations, every SQL statement, the vector blob codec
     discover        walk folders (ignore files, system folders, hidden, excludes)
-    extract/        one module per format: text of a file (PDF, Office, HTML, RTF, mail, plain)
+    extract/        one module per format: text of a file (PDF, Office, HTML, RTF, mail, plain, images)
+    ocr/            text in images and scanned PDF pages (the `ocr` extra), cached by content hash
     chunk           token windows with character ranges
     model_identity  which model made the vectors (fingerprint): two models' vectors never mix
     chunk_encoder   ChunkEncoder: chunks and queries to vectors (retrieval task and prompts)

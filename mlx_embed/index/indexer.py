@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from . import ocr
+from .ocr.cache import for_index as ocr_cache_for
 from .chunk import chunk_text
 from .discover import discover
 from .extract import ExtractionError, extract
@@ -54,6 +56,7 @@ class RunProgress:
     failed: int = 0
     current: str | None = None
     eta_seconds: float | None = None
+    detail: str | None = None       # what the current file is at, when it takes long ("OCR page 12 of 80")
 
 
 @dataclass
@@ -73,7 +76,8 @@ class RunStats:
     cancelled: bool = False
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=lambda: {
-        "scan": 0.0, "hash": 0.0, "extract": 0.0, "chunk": 0.0, "tokenise": 0.0, "model": 0.0, "store": 0.0})
+        "scan": 0.0, "hash": 0.0, "extract": 0.0, "chunk": 0.0, "tokenise": 0.0, "model": 0.0, "store": 0.0,
+        "ocr": 0.0})                # recognition time (not counted in "extract", which holds the rest)
 
     def merge(self, other: "RunStats") -> "RunStats":
         for k, v in asdict(other).items():
@@ -102,13 +106,23 @@ class Settings:
 
 
 DISCOVERY_REASONS = ("too large", "binary file", "broken symlink", "unsupported type", "link to a file",
-                     "not a regular file")
+                     "not a regular file", "OCR not installed")
+# reasons that only say OCR was missing: once it is installed the scan queues these files again (their
+# size and mtime did not change, so nothing else would); the bare "no text layer" is an index's from
+# before OCR (with OCR, a PDF with nothing to read is "no text found")
+WAITS_FOR_OCR = ("OCR not installed", "no text layer: scanned, needs OCR")
+SKIP_REASONS = ("too large", "binary", "unsupported", "OCR not installed", "no text layer: scanned, needs OCR (")
 UNREADABLE_REASONS = ("permission denied", "not found", "symlink loop", "cannot read")
 
 
 def _discovery_reason(reason: str | None) -> bool:
     """A skip reason the scan decided (so the scan clears it when it no longer applies)."""
     return bool(reason) and reason.startswith(DISCOVERY_REASONS)
+
+
+def _waits_for_ocr(row, ocr_ready: bool) -> bool:
+    """A file skipped or failed only for want of OCR, now that OCR is installed."""
+    return ocr_ready and row["status"] in ("skipped", "failed") and (row["reason"] or "").startswith(WAITS_FOR_OCR)
 
 
 def scan_status(cand) -> str:
@@ -160,6 +174,7 @@ class Indexer:
         stats = RunStats()
         t0 = time.perf_counter()
         store = self.store
+        ocr_ready = ocr.installed()  # once per scan: a file lookup, not an engine load
         for folder_id, folder_path, folder_excludes in store.scan_folders():
             if cancel is not None and cancel.is_set():
                 stats.cancelled = True
@@ -207,7 +222,8 @@ class Indexer:
                             store.set_reason(row["id"], cand.skip)
                     elif row["size"] != cand.size or row["mtime_ns"] != cand.mtime_ns or (
                             cand.skip and (row["status"] != status or row["reason"] != cand.skip)) or (
-                            not cand.skip and row["status"] == "skipped" and _discovery_reason(row["reason"])):
+                            not cand.skip and row["status"] == "skipped" and _discovery_reason(row["reason"])) or (
+                            not cand.skip and _waits_for_ocr(row, ocr_ready)):
                         store.update_entry(row["id"], cand.size, cand.mtime_ns, cand.kind, status, cand.skip)
                         if cand.skip and row["chunks"]:
                             store.drop_chunks(row["id"], row["chunks"])
@@ -305,7 +321,8 @@ class Indexer:
                 if row is None:
                     continue
                 done += 1
-                item = self._prepare(row, stats)
+                pages = self._page_reporter(progress, done, total, stats, row["path"], t_start)
+                item = self._prepare(row, stats, pages, cancel)
                 if item is not None:
                     missing = [seq for seq, v in enumerate(item["vectors"]) if v is None]
                     todo.extend((item, seq) for seq in missing)
@@ -371,7 +388,15 @@ class Indexer:
             self.store.set("run", {"pid": os.getpid(), "phase": p.phase, "done": p.files_done, "total": p.files_total,
                                    "eta_seconds": p.eta_seconds, "updated": time.time()})
 
-    def _prepare(self, row, stats: RunStats) -> dict | None:
+    def _page_reporter(self, progress, done: int, total: int, stats: RunStats, path: str, t_start: float):
+        """progress(done, total) for the OCR of a scanned PDF's pages: "OCR page 12 of 80" on this file."""
+        def report(page: int, of: int) -> None:
+            self._report(progress, RunProgress("index", done, total, stats.chunks_embedded, stats.failed, path,
+                                               self._eta(t_start, done, total), f"OCR page {page} of {of}"))
+        return report
+
+    def _prepare(self, row, stats: RunStats, ocr_progress: Callable[[int, int], None] | None = None,
+                 cancel: threading.Event | None = None) -> dict | None:
         """Hash and read one pending file; return the work to embed, or None if handled here."""
         path = Path(row["path"])
         t = time.perf_counter()
@@ -397,17 +422,23 @@ class Indexer:
         if twin is not None:
             self._copy(row["id"], twin, digest, st, stats)
             return None
-        t = time.perf_counter()
+        t, ocr_t = time.perf_counter(), ocr.seconds()
         try:
-            ex = extract(path, self.settings.max_size)
+            ex = extract(path, self.settings.max_size, ocr_cache=ocr_cache_for(self.store.path), progress=ocr_progress,
+                         cancel=cancel.is_set if cancel is not None else None)
         except ExtractionError as exc:
-            stats.timings["extract"] += time.perf_counter() - t
-            self._fail(row["id"], exc.reason, stats, skipped=exc.reason.startswith(("too large", "binary", "unsupported")))
+            self._time_extract(stats, t, ocr_t)
+            self._fail(row["id"], exc.reason, stats, skipped=exc.reason.startswith(SKIP_REASONS))
+            return None
+        self._time_extract(stats, t, ocr_t)
+        if cancel is not None and cancel.is_set():
+            return None  # OCR may have stopped part-way through a scan: the file stays pending for the next run
+        if ex.note and not ex.text.strip():  # an image without text, an icon: "no text found", not a failure
+            self._fail(row["id"], ex.note, stats, skipped=True)
             return None
         t2 = time.perf_counter()
         chunks = chunk_text(ex.text, self.encoder.model.tokenizer, self.encoder.max_chunk_tokens,
                             self.settings.overlap, ex.pages) if ex.text.strip() else []
-        stats.timings["extract"] += t2 - t
         stats.timings["chunk"] += time.perf_counter() - t2
         vectors: list[np.ndarray | None] = [None] * len(chunks)
         for seq, vec in self.store.staged_vectors(row["id"], digest):
@@ -415,6 +446,12 @@ class Indexer:
                 vectors[seq] = vec
         return {"id": row["id"], "path": row["path"], "hash": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
                 "kind": ex.kind, "chunks": chunks, "vectors": vectors, "empty": not ex.text.strip()}
+
+    @staticmethod
+    def _time_extract(stats: RunStats, t: float, ocr_t: float) -> None:
+        ocr_s = ocr.seconds() - ocr_t
+        stats.timings["ocr"] += ocr_s
+        stats.timings["extract"] += time.perf_counter() - t - ocr_s
 
     def _fail(self, file_id: int, reason: str, stats: RunStats, skipped: bool = False) -> None:
         """Record why a file is not indexed; its old chunks (now stale) go."""

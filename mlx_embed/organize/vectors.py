@@ -27,12 +27,15 @@ Each file's text for words (cluster labels, the lexical block of clustering, zer
 match) is sampled the same way: the whole text up to 12,000 characters, else 6 windows spread from its
 start to its end (sample_text).
 
-`progress(done_files, total_files)` is called between batches; raise from it to cancel.
+`progress(done_files, total_files)` is called between batches, and also between files while reading
+takes long (an image or a scanned PDF read by OCR costs seconds: a batch of 64 screenshots would
+otherwise show no progress, and allow no cancel, for minutes); raise from it to cancel.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +50,7 @@ TEXT_PIECES = 6               # ... taken as this many pieces spread over the fi
 FILES_PER_BATCH = 64
 DEFAULT_CHUNKS = 4            # chunks embedded per file ...
 DEFAULT_TOKENS = 256          # ... of at most this many tokens (model limit permitting): 1k tokens a file
+READ_REPORT_SECONDS = 1.0     # progress while reading a batch at most this often (OCR'd files are slow)
 CHARS_PER_TOKEN = 8           # a window of max_tokens * 8 characters holds max_tokens tokens (or all there is)
 
 
@@ -136,10 +140,14 @@ def embed_files(model, files: Sequence[str | os.PathLike], task: str | None = "c
     room = max(8, limit - model.tokenizer.special_token_count() - len(model.tokenizer.encode([prefix], None)[0]))
     kept, vectors, texts, skipped = [], [], [], {}
     done = 0
+    reported = time.monotonic()
     for start in range(0, len(paths), FILES_PER_BATCH):
         batch = paths[start:start + FILES_PER_BATCH]
         pieces, owners, file_texts = [], [], {}
-        for path in batch:
+        for i, path in enumerate(batch):
+            if progress is not None and i and time.monotonic() - reported > READ_REPORT_SECONDS:
+                progress(done + i, len(paths))
+                reported = time.monotonic()
             try:
                 got: FileText = read_text(path)
             except UnreadableFileError as exc:
@@ -173,6 +181,7 @@ def embed_files(model, files: Sequence[str | os.PathLike], task: str | None = "c
         done += len(batch)
         if progress is not None:
             progress(done, len(paths))
+            reported = time.monotonic()
     matrix = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), model.dim)
     return FileVectors(kept, matrix, texts, resolved, model.name, skipped,
                        sum(1 for p in kept if p in reuse))

@@ -1,6 +1,7 @@
 """Text extraction with position info, one small module per format.
 
-    extract(path, max_size=DEFAULT_MAX_SIZE) -> Extracted(text, pages, kind, note)
+    extract(path, max_size=DEFAULT_MAX_SIZE, ocr_cache=None, progress=None, cancel=None)
+        -> Extracted(text, pages, kind, note)
     kind_of(path) -> str | None          # "text", "markdown", "source", "html", "pdf", "docx", "odt",
                                           # "pptx", "rtf", "eml", "image"; None for a type we never read
     ExtractionError(reason)               # .reason is short and user-readable: "encrypted PDF",
@@ -10,14 +11,17 @@
 `Extracted.pages` is a list of (start, end) character ranges into `text`, one per PDF page (per slide
 for PPTX), else None. `note` says why a readable file gave no text ("no text found" for an image
 without any, "too small to read (32x32 px)"). Images and the PDF pages without a text layer are read
-by OCR (`ocr`, the optional extra): without it, "OCR not installed (pip install ...)". Extractors
-never raise anything but ExtractionError for a bad file.
+by OCR (`ocr`, the optional extra): without it, "OCR not installed (pip install ...)". `ocr_cache` is
+the folder of OCR's content-hash cache (None: ocr.cache's default); `progress(done, total)` and
+`cancel() -> bool` reach the OCR of a scanned PDF's pages (the one read long enough to need them).
+Extractors never raise anything but ExtractionError for a bad file.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -93,7 +97,12 @@ def kind_of(path: str | os.PathLike) -> str | None:
     return "text"
 
 
-def extract(path: str | os.PathLike, max_size: int | None = DEFAULT_MAX_SIZE) -> Extracted:
+OCR_READERS = ("image", "pdf")  # the readers that take the OCR options
+
+
+def extract(path: str | os.PathLike, max_size: int | None = DEFAULT_MAX_SIZE, *,
+            ocr_cache: str | os.PathLike | None = None, progress: Callable[[int, int], None] | None = None,
+            cancel: Callable[[], bool] | None = None) -> Extracted:
     """The text of one file. Raises ExtractionError with a user-readable reason."""
     path = Path(path)
     kind = kind_of(path)
@@ -107,7 +116,8 @@ def extract(path: str | os.PathLike, max_size: int | None = DEFAULT_MAX_SIZE) ->
         if max_size is not None and st.st_size > max_size:
             raise ExtractionError(f"too large ({human_size(st.st_size)} > {human_size(max_size)})")
         reader = importlib.import_module(f"{__name__}.{module}")
-        text, pages, *note = reader.read(path, kind)  # readers may add a note
+        options = dict(ocr_cache=ocr_cache, progress=progress, cancel=cancel) if module in OCR_READERS else {}
+        text, pages, *note = reader.read(path, kind, **options)  # readers may add a note
     except ExtractionError:
         raise
     except PermissionError:

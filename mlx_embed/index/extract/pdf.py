@@ -7,6 +7,8 @@ PDFium, at most ocr.pdf.MAX_PAGES per file); without it an image-only PDF is rep
 from __future__ import annotations
 
 import logging
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 from . import ExtractionError
@@ -16,7 +18,9 @@ NO_TEXT = "no text found"
 SCANNED = 16  # a page whose text layer has fewer characters (a scanner's page number) is tried by OCR
 
 
-def read(path: Path, kind: str) -> tuple[str, list[tuple[int, int]], str | None]:
+def read(path: Path, kind: str, ocr_cache: str | os.PathLike | None = None,
+         progress: Callable[[int, int], None] | None = None,
+         cancel: Callable[[], bool] | None = None) -> tuple[str, list[tuple[int, int]], str | None]:
     from pypdf import PdfReader
     from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
 
@@ -42,7 +46,7 @@ def read(path: Path, kind: str) -> tuple[str, list[tuple[int, int]], str | None]
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, EOFError) as exc:
         raise ExtractionError(f"damaged PDF: {exc}"[:200]) from None
-    note = _ocr(path, parts)
+    note = _ocr(path, parts, ocr_cache, progress, cancel)
     pages: list[tuple[int, int]] = []
     pos = 0
     for part in parts:
@@ -54,7 +58,7 @@ def read(path: Path, kind: str) -> tuple[str, list[tuple[int, int]], str | None]
     return text, pages, note
 
 
-def _ocr(path: Path, parts: list[str]) -> str | None:
+def _ocr(path: Path, parts: list[str], ocr_cache=None, progress=None, cancel=None) -> str | None:
     """Fills in the pages without a text layer by OCR. A note: OCR missing, stopped short, found nothing."""
     from .. import ocr
 
@@ -66,12 +70,14 @@ def _ocr(path: Path, parts: list[str]) -> str | None:
     from ..ocr.pdf import scanned_pages
 
     try:
-        texts, note = scanned_pages(path, scanned)
+        texts, note = scanned_pages(path, scanned, progress, cancel, ocr_cache)
     except Exception as exc:  # PDFium refusing a file pypdf read: keep the text layer we have
         return f"OCR failed: {type(exc).__name__}: {exc}"[:200]
     for i, t in texts.items():
         if t and len(t) > len(parts[i]):
             parts[i] = t
-    if not any(parts) and any(t is not None for t in texts.values()):
-        return note or NO_TEXT  # scanned pages, read, with nothing on them
+    if not any(parts):
+        # OCR looked at every page and found nothing (or no page held an image): "no text found", so
+        # the bare "no text layer" reason only ever means "OCR was not there" (a scan retries it)
+        return note or NO_TEXT
     return note

@@ -5,6 +5,7 @@
     available() -> bool           # an engine loads (the first call loads its models)
     installed() -> bool           # an engine's package is there (cheap: nothing is imported)
     read(img) -> str              # an RGB PIL image's text in reading order ("" when it has none)
+    seconds() -> float            # recognition time spent in this process so far (the indexer's "ocr" timing)
     NOT_INSTALLED                 # the skip reason without the `ocr` extra, with its install command
     images.load(data, name)       # bounded decoding: first frame, EXIF turn, downscaled to MAX_PIXELS
     cache.OcrCache(folder)        # recognised text by content hash + engine, one small file each
@@ -20,6 +21,7 @@ import importlib.util
 import os
 import sys
 import threading
+import time
 
 from . import engines
 from .layout import to_text
@@ -30,6 +32,7 @@ ORDER = ("vision", "rapidocr") if sys.platform == "darwin" else ("rapidocr",)
 
 _lock = threading.Lock()
 _engine: dict[str, object] = {}
+_spent = [0.0]  # seconds inside recognise(), summed over every thread (read under _busy)
 _busy = threading.Lock()  # one recognition at a time: the engine already uses every core, and
                           # rapidocr's call sets per-call parameters on the shared object
 
@@ -81,10 +84,19 @@ def read(img, eng=None) -> str:
     if eng is None:
         raise RuntimeError(NOT_INSTALLED)
     with _busy:
-        lines = eng.recognise(img)
+        t = time.perf_counter()
+        try:
+            lines = eng.recognise(img)
+        finally:
+            _spent[0] += time.perf_counter() - t
     if getattr(eng, "ordered", False):
         return "\n".join(ln.text for ln in lines)
     return to_text(lines)
+
+
+def seconds() -> float:
+    """Recognition time spent in this process so far: a run's "ocr" timing is the difference."""
+    return _spent[0]
 
 
 def engine_id() -> str:

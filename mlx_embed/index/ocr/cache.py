@@ -1,6 +1,7 @@
 """Recognised text by content hash: a renamed, copied or re-indexed image is not read again.
 
     OcrCache(folder=None)            # default: $MLX_EMBED_OCR_CACHE, else the user cache folder
+    for_index(db_path) -> Path       # an index's own cache folder, <db>-ocr next to its database
     .get(digest, engine) -> list[str] | None     # one string per page (an image has one)
     .put(digest, engine, pages)
     digest(data) -> str              # sha256 hex of a file's bytes
@@ -30,6 +31,13 @@ def default_folder() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "mlx-embed" / "ocr"
 
 
+def for_index(db_path: str | os.PathLike) -> Path:
+    """An index's own cache, next to its database like SQLite's -wal file: separate indexes (and tests)
+    stay apart, and `index rebuild`, which deletes the database, keeps the recognised text."""
+    db_path = Path(db_path)
+    return db_path.with_name(db_path.name + "-ocr")
+
+
 def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -51,6 +59,7 @@ class OcrCache:
         path = self._path(digest, engine)
         tmp = None
         try:
+            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)  # it holds the text of private files
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
             with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -60,7 +60,8 @@ def load(data: bytes, name: str = "image"):
         if w * h > MAX_DECODE:
             raise BadImage(f"too large to read ({name}: {w}x{h}, {w * h / 1e6:.0f} MP > {MAX_DECODE // 1_000_000} MP)")
         if min(w, h) < MIN_SIDE:
-            raise TooSmall(f"too small to read ({w}x{h} px)")
+            # no size in the reason: `index status` groups skips by reason, and icons come in many sizes
+            raise TooSmall(f"too small to read (under {MIN_SIDE} px a side)")
         try:
             if w * h > MAX_PIXELS and img.format == "JPEG":
                 scale = (MAX_PIXELS / (w * h)) ** 0.5

@@ -1,6 +1,6 @@
 """Scanned PDF pages: rendered with PDFium (pypdfium2) one at a time and read by OCR.
 
-    scanned_pages(path, indexes, progress=None, cancel=None) -> ({index: text or None}, note)
+    scanned_pages(path, indexes, progress=None, cancel=None, ocr_cache=None) -> ({index: text or None}, note)
 
 Only pages that hold an image are rendered (a blank page costs nothing; its text is None). A page
 renders at its largest image's own resolution (a scan comes back pixel for pixel: resampling it costs
@@ -13,6 +13,7 @@ Texts are cached by the PDF's content hash, per page.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,13 +24,14 @@ MAX_PAGES = 100
 
 
 def scanned_pages(path: Path, indexes: list[int], progress: Callable[[int, int], None] | None = None,
-                  cancel: Callable[[], bool] | None = None) -> tuple[dict[int, str | None], str | None]:
+                  cancel: Callable[[], bool] | None = None, ocr_cache: str | os.PathLike | None = None
+                  ) -> tuple[dict[int, str | None], str | None]:
     import pypdfium2 as pdfium
     import pypdfium2.raw as raw
 
     data = path.read_bytes()
     key, eng = cache.digest(data), engine_id()
-    store = cache.OcrCache()
+    store = cache.OcrCache(ocr_cache)
     hit = store.get(key, eng)
     if hit is not None and len(hit) > max(indexes[:MAX_PAGES], default=0):
         return {i: None if hit[i] == "\0" else hit[i] for i in indexes[:MAX_PAGES]}, _note(len(indexes))
