@@ -194,13 +194,15 @@ def main() -> None:
     print("MRR@10 / nDCG@10\n" + table(res))
     if missing:
         print(f"{len(missing)} judged files are missing on this machine and were left out: {missing[:5]}")
-    if args.variants:
-        out_variants = variants(ix, copies)
-        print("\n" + variant_table(out_variants))
-    out = {"results": res, "variants": out_variants if args.variants else None, "files": len(copies), "chunks": ix.status().chunks, "chars": args.chars,
-           "missing": missing, "machine": platform.platform()}
+    out = {"results": res, "variants": None, "files": len(copies), "chunks": ix.status().chunks, "chars": args.chars,
+           "missing": missing, "machine": platform.platform(), "load_average": os.getloadavg()[0]}
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
-    (ROOT / "bench" / "results" / "search_quality.json").write_text(json.dumps(out, indent=2))
+    path = ROOT / "bench" / "results" / "search_quality.json"
+    path.write_text(json.dumps(out, indent=2))  # before the (slow) variants, so a stopped run keeps it
+    if args.variants:
+        out["variants"] = variants(ix, copies)
+        print("\n" + variant_table(out["variants"]))
+        path.write_text(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":
