@@ -36,7 +36,7 @@ MATCH_ORDER = ("name", "phrase", "semantic", "keyword")   # how SearchResult.mat
 # differ by ~0.1), so a chunk with the words and the meaning (a module's docstring) beats one with
 # only the words (a stray use near the end).
 PASSAGE_WORDS = 0.15
-PASSAGE_CANDIDATES = 8    # a file's semantically closest chunks read to pick its passages from
+PASSAGE_CANDIDATES = 4    # a file's semantically closest chunks read to pick its passages from
 
 
 class Searcher:
@@ -231,8 +231,9 @@ class Searcher:
                 words = min(1.0, len(terms.matched(texts[cid][2])) / n_stems) if terms.stems or terms.phrases else 0.0
             return (cid in phrased) + (words > 0) + cos.get(cid, 0.0) + PASSAGE_WORDS * words
 
-        best = sorted(texts, key=score, reverse=True)[:n]
-        return [make_passage(texts[c][2], texts[c][0], texts[c][1], terms, round(score(c), 6)) for c in best]
+        scores = {c: score(c) for c in texts}  # once each: matching a chunk's words costs a regex pass
+        best = sorted(texts, key=scores.__getitem__, reverse=True)[:n]
+        return [make_passage(texts[c][2], texts[c][0], texts[c][1], terms, round(scores[c], 6)) for c in best]
 
     def _results(self, ranked, k, fused, tiers, reasons, similarity, chunk_file, cover, phrased, terms, qvec,
                  n_passages):
