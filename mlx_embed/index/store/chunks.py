@@ -130,6 +130,35 @@ class ChunkStatements:
             "JOIN files f ON f.id = c.file_id WHERE chunks_fts MATCH ?" + fsql + " ORDER BY s DESC LIMIT ?",
             [terms, *fargs, limit])]
 
+    def keyword_hit_texts(self, words: list[str], phrases: list[str], limit: int, **filters
+                          ) -> list[tuple[int, int, float, str]]:
+        """keyword_hits with each chunk's text: (chunk id, file id, BM25 score, text), best first (the
+        searcher checks the stems it matched and highlights them)."""
+        terms = _fts_terms(words, phrases)
+        if terms is None:
+            return []
+        fsql, fargs = _file_filter(**filters)
+        return [tuple(r) for r in self.db.execute(
+            "SELECT c.id, c.file_id, -bm25(chunks_fts) AS s, c.text FROM chunks_fts JOIN chunks c ON c.id = "
+            "chunks_fts.rowid JOIN files f ON f.id = c.file_id WHERE chunks_fts MATCH ?" + fsql + " ORDER BY s DESC LIMIT ?",
+            [terms, *fargs, limit])]
+
+    def content_copies(self, ids: list[int]) -> dict[int, list[tuple[int, str]]]:
+        """file id -> (id, path) of the other indexed files with the same content hash, by path."""
+        if not ids:
+            return {}
+        hashes = dict(self.db.execute(f"SELECT id, hash FROM files WHERE hash IS NOT NULL AND id IN "
+                                      f"({','.join('?' * len(ids))})", ids).fetchall())
+        if not hashes:
+            return {}
+        wanted = sorted(set(hashes.values()))
+        same: dict[str, list[tuple[int, str]]] = {}
+        for fid, path, digest in self.db.execute(
+                f"SELECT id, path, hash FROM files WHERE status = 'indexed' AND hash IN ({','.join('?' * len(wanted))}) "
+                "ORDER BY path", wanted):
+            same.setdefault(digest, []).append((fid, path))
+        return {fid: [(o, p) for o, p in same.get(h, []) if o != fid] for fid, h in hashes.items()}
+
     def phrase_candidates(self, phrase: str, limit: int = 500, **filters) -> list[tuple[int, int, str]]:
         """(chunk id, file id, text) of chunks FTS finds for the phrase (the caller checks it verbatim)."""
         fsql, fargs = _file_filter(**filters)
