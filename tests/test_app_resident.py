@@ -153,17 +153,17 @@ def test_on_x11_without_tray_the_key_outlives_the_window(xserver, tmp_path):
         assert not windows("^mlx-embed$") and app.poll() is None, "the window is closed, the app runs"
         xdotool(xserver, "windowfocus", "--sync", windows("still running")[0])
         xdotool(xserver, "key", "Return")                         # the default button: Keep Running
-        assert until(lambda: not windows("still running"), 10) and app.poll() is None
+        assert until(lambda: not windows("still running"), 30) and app.poll() is None
         # a second start hands over to the first: its window comes back, the second exits at once
         second = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
         assert second.returncode == 0 and "already running" in second.stderr, second.stderr[-2000:]
-        assert until(lambda: windows("^mlx-embed$"), 10), "the running app did not show its window"
+        assert until(lambda: windows("^mlx-embed$"), 30), "the running app did not show its window"
         xdotool(xserver, "windowfocus", "--sync", windows("^mlx-embed$")[0])
         xdotool(xserver, "key", "ctrl+w")
-        assert until(lambda: not windows("^mlx-embed$"), 10) and not windows("still running"), "said only once"
+        assert until(lambda: not windows("^mlx-embed$"), 30) and not windows("still running"), "said only once"
         # the quick-search key, pressed with the window closed, opens the popup; Ctrl+Q there quits
         xdotool(xserver, "key", "ctrl+alt+space")
-        assert until(lambda: windows("quick search"), 10), "the key did not open the popup"
+        assert until(lambda: windows("quick search"), 30), "the key did not open the popup"
         xdotool(xserver, "windowfocus", "--sync", windows("quick search")[0])
         xdotool(xserver, "key", "ctrl+q")
         app.wait(30)

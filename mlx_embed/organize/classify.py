@@ -54,7 +54,7 @@ import numpy as np
 
 from ..errors import InvalidArgumentError
 from .labelset import DEFAULT_THRESHOLD, UNSURE, Label, LabelSet, model_key
-from .terms import CODE_WORDS, WORD
+from .terms import CODE_WORDS, WORD, _without_names
 from .threads import single_threaded
 from .vectors import embed_files
 
@@ -293,15 +293,15 @@ def classify_vectors(paths: Sequence[Path], vectors: np.ndarray, protos: Prototy
 def matched_words(model, texts: Sequence[str], label_vectors: np.ndarray, best: Sequence[int],
                   task: str | None, top: int = WHY_WORDS) -> list[list[str]]:
     """For each file, `top` of its own words nearest in meaning to its label `best[i]` (a row of the unit
-    `label_vectors`): its WHY_CANDIDATES most distinctive words (TF-IDF over `texts`; stop words and
-    programming keywords left out) are embedded one word each, as documents with the task's adapter, and
-    ranked by cosine to the label. Files with no words get []."""
+    `label_vectors`): its WHY_CANDIDATES most distinctive words (TF-IDF over `texts`; stop words,
+    programming keywords and the names on credit lines left out, as for cluster names) are embedded one
+    word each, as documents with the task's adapter, and ranked by cosine to the label. No words: []."""
     from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
     vec = TfidfVectorizer(sublinear_tf=True, token_pattern=WORD.pattern, lowercase=True, dtype=np.float32,
                           stop_words=list(ENGLISH_STOP_WORDS | CODE_WORDS))
     try:
-        tfidf = vec.fit_transform(list(texts)).tocsr()
+        tfidf = vec.fit_transform([_without_names(t) for t in texts]).tocsr()
     except ValueError:             # no words at all
         return [[] for _ in texts]
     vocab = vec.get_feature_names_out()

@@ -136,6 +136,8 @@ def embed_files(model, files: Sequence[str | os.PathLike], task: str | None = "c
     room = max(8, limit - model.tokenizer.special_token_count() - len(model.tokenizer.encode([prefix], None)[0]))
     kept, vectors, texts, skipped = [], [], [], {}
     done = 0
+    if progress is not None:        # the count at once, not only after the first batch (tens of seconds)
+        progress(0, len(paths))
     for start in range(0, len(paths), FILES_PER_BATCH):
         batch = paths[start:start + FILES_PER_BATCH]
         pieces, owners, file_texts = [], [], {}
