@@ -11,6 +11,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QFileDialog, QHBoxL
                                QLabel, QLineEdit, QProgressBar, QPushButton, QSlider, QSplitter, QStyledItemDelegate,
                                QTableView, QVBoxLayout, QWidget)
 
+from mlx_embed.organize.labelset import TEMPLATE_LABELS
+
 from . import library
 from .actions_dialog import FileActions
 from .cluster_view import dropped_paths
@@ -18,11 +20,8 @@ from .itemmodels.classification import ClassifyModel, LabelsModel
 from .itemmodels.common import PathRole
 
 UNSAVED = "(unsaved)"
-STARTER_LABELS = [
-    {"name": "Invoices", "description": "bills, invoices and receipts with amounts to pay", "examples": []},
-    {"name": "Contracts", "description": "contracts, agreements and terms signed by two parties", "examples": []},
-    {"name": "Notes", "description": "personal notes, ideas and to-do lists", "examples": []},
-]
+STARTER_LABELS = [{"name": name, "description": description, "examples": []}     # the CLI's --init-labels set
+                  for name, description in TEMPLATE_LABELS]
 
 
 class LabelsTable(QTableView):
@@ -79,6 +78,7 @@ class ClassifyView(QWidget):
         self.labels = LabelsModel(self)
         self.results = ClassifyModel(self)
         self.last_result = None
+        self._run_folder: str | None = None
 
         # label sets
         self.set_combo = QComboBox(objectName="labelSet")
@@ -127,6 +127,8 @@ class ClassifyView(QWidget):
         self.threshold.valueChanged.connect(self._threshold_changed)
         self.run_button = QPushButton("Classify", objectName="classifyRun")
         self.run_button.clicked.connect(self.run)
+        self.stop_button = QPushButton("Stop", objectName="classifyStop", enabled=False)
+        self.stop_button.clicked.connect(self.stop)
         run_row = QHBoxLayout()
         run_row.addWidget(self.folder_edit, 1)
         run_row.addWidget(browse)
@@ -134,6 +136,7 @@ class ClassifyView(QWidget):
         run_row.addWidget(self.threshold)
         run_row.addWidget(self.threshold_label)
         run_row.addWidget(self.run_button)
+        run_row.addWidget(self.stop_button)
 
         self.table = QTableView(objectName="classifyTable")
         self.table.setModel(self.results)
@@ -284,10 +287,12 @@ class ClassifyView(QWidget):
             self.status.setText("Choose a model first (Settings › Model).")
             return
         task = self.session.classify(folder, labels, self.threshold.value() / 100, self._label_set())
+        self._run_folder = folder
         self.progress.show()
         self.progress.setRange(0, 0)
         self.run_button.setEnabled(False)
-        self.status.setText("Reading and embedding files…")
+        self.stop_button.setEnabled(True)
+        self.status.setText("Finding files…")
         task.signals.progress.connect(self._progress)
         task.signals.finished.connect(self._done)
         task.signals.failed.connect(self._failed)
@@ -299,17 +304,25 @@ class ClassifyView(QWidget):
             self.progress.setValue(p.done)
         self.status.setText(p.message)
 
+    def stop(self) -> None:
+        """Cancel the run at the next batch of files (the library's progress callback raises)."""
+        self.session.runner.cancel("classify")
+        self.stop_button.setEnabled(False)
+        self.status.setText("Stopping…")
+
     def _failed(self, _rid, message: str) -> None:
         self.progress.hide()
         self.run_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
         self.status.setText(message)
 
     def _done(self, _rid, result) -> None:
         self.progress.hide()
         self.run_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
         self.last_result = result
         self.label_set = result.label_set
-        self.results.set_results(result.assignments, result.labels, self.threshold.value() / 100)
+        self.results.set_results(result.assignments, result.labels, self.threshold.value() / 100, self._run_folder)
         self.apply_button.setEnabled(bool(result.assignments))
         self._update_summary()
         self.classified.emit(result)

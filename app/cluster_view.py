@@ -140,6 +140,9 @@ class ClusterMap(QGraphicsView):
         super().mousePressEvent(event)
 
 
+DROP_HINT = "Drop files or folders here\nto sort them into groups by meaning"
+
+
 class DropZone(QLabel):
     def __init__(self, text: str, parent=None):
         super().__init__(text, parent)
@@ -184,6 +187,8 @@ class ClusterView(QWidget):
         self.run_button = QPushButton("Group", objectName="clusterRun")
         self.run_button.setDefault(True)
         self.run_button.clicked.connect(self.run)
+        self.stop_button = QPushButton("Stop", objectName="clusterStop", enabled=False)
+        self.stop_button.clicked.connect(self.stop)
         self.organise_button = QPushButton("Organise into Folders…", objectName="clusterOrganise", enabled=False)
         self.organise_button.clicked.connect(self.organise)
         self.undo_button = QPushButton("Undo", objectName="clusterUndo", enabled=False)
@@ -197,8 +202,9 @@ class ClusterView(QWidget):
         top.addWidget(self.k_spin)
         top.addWidget(self.method)
         top.addWidget(self.run_button)
+        top.addWidget(self.stop_button)
 
-        self.drop_zone = DropZone("Drop files or folders here\nto sort them into groups by meaning")
+        self.drop_zone = DropZone(DROP_HINT)
         self.tree = QTreeView(objectName="clusterTree")
         self.tree.setModel(self.model)
         self.tree.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
@@ -283,6 +289,7 @@ class ClusterView(QWidget):
         self._update_status()
 
     def _update_status(self, text: str | None = None) -> None:
+        self._show_inputs()
         if text is not None:
             self.status.setText(text)
         elif not self.inputs:
@@ -291,7 +298,22 @@ class ClusterView(QWidget):
             names = ", ".join(Path(p).name for p in self.inputs[:4]) + ("…" if len(self.inputs) > 4 else "")
             self.status.setText(f"{len(self.inputs)} item{'s' if len(self.inputs) != 1 else ''} chosen: {names}")
 
+    def _show_inputs(self) -> None:
+        """The drop area lists what was chosen (by drop or with the Add buttons), so it never still asks."""
+        if not self.inputs:
+            self.drop_zone.setText(DROP_HINT)
+            return
+        shown = [Path(p).name + ("/" if Path(p).is_dir() else "") for p in self.inputs[:6]]
+        more = f"\n… and {len(self.inputs) - 6} more" if len(self.inputs) > 6 else ""
+        self.drop_zone.setText("Chosen:\n" + "\n".join(shown) + more + "\n\nPress Group, or drop more files or folders")
+
     # --- clustering -------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Cancel the grouping at the next batch of files (the library's progress callback raises)."""
+        self.session.runner.cancel("cluster")
+        self.stop_button.setEnabled(False)
+        self._update_status("Stopping…")
+
     def run(self) -> None:
         if not self.inputs:
             self._update_status("Drop files or folders first.")
@@ -304,7 +326,8 @@ class ClusterView(QWidget):
         self.progress.show()
         self.progress.setRange(0, 0)
         self.run_button.setEnabled(False)
-        self._update_status("Reading and embedding files…")
+        self.stop_button.setEnabled(True)
+        self._update_status("Finding files…")
         task.signals.progress.connect(self._progress)
         task.signals.finished.connect(self._done)
         task.signals.failed.connect(self._failed)
@@ -319,11 +342,13 @@ class ClusterView(QWidget):
     def _failed(self, _rid, message: str) -> None:
         self.progress.hide()
         self.run_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
         self._update_status(message)
 
     def _done(self, _rid, result) -> None:
         self.progress.hide()
         self.run_button.setEnabled(True)
+        self.stop_button.setEnabled(False)
         self.result = result
         self._loading = True
         self.model.set_clustering(result.groups)
@@ -362,7 +387,7 @@ class ClusterView(QWidget):
             if cid != current and cid >= 0:
                 move.addAction(name, lambda c=cid: self.move_file(path, c))
         from . import platform
-        menu.addAction("Open", lambda: platform.open_path(path))
+        menu.addAction("Open", lambda: platform.open_path(path, self._update_status))
         menu.addAction("Reveal in File Manager", lambda: platform.reveal_path(path))
         menu.exec(self.tree.viewport().mapToGlobal(pos))
 

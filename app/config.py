@@ -139,6 +139,15 @@ class AppSettings:
     def hotkey(self, value: str) -> None:
         self.q.setValue("quick/hotkey", value)
 
+    @property
+    def resident_notice_shown(self) -> bool:
+        """Whether the user was told once that closing the window keeps quick search running (no tray)."""
+        return self._get("quick/resident_notice_shown", False, bool)
+
+    @resident_notice_shown.setter
+    def resident_notice_shown(self, value: bool) -> None:
+        self.q.setValue("quick/resident_notice_shown", bool(value))
+
     # --- window ---------------------------------------------------------------------------------
     @property
     def geometry(self):

@@ -217,14 +217,15 @@ def _embed_files(model, paths: list[str], task: str, index, ctx, verb: str):
                                    "files or folders.")
     ctx.check()
     return embed_files(model, files, task, index=index.ix if index is not None else None,
-                       progress=lambda done, total: ctx.progress(done, total, f"{verb} {done:,} of {total:,} files…"))
+                       progress=lambda done, total: ctx.progress(done, total, f"{verb} {done:,} of {total:,} "
+                                                                 f"file{'s' if total != 1 else ''}…", force=True))
 
 
 def cluster_paths(model, paths: list[str], k: int | None, method: str, index, ctx) -> ClusterResult:
     """Embed the files under `paths` (clustering adapter) and group them (mlx_embed.organize.cluster)."""
     from mlx_embed.organize.cluster import cluster_files
 
-    fv = _embed_files(model, paths, "clustering", index, ctx, "Reading")
+    fv = _embed_files(model, paths, "clustering", index, ctx, "Embedding")
     if len(fv) == 0:
         from mlx_embed.errors import InvalidArgumentError
         reasons = "; ".join(f"{Path(p).name}: {r}" for p, r in list(fv.skipped.items())[:3])
@@ -262,7 +263,7 @@ def classify_paths(model, paths: list[str], labels: list[dict], threshold: float
     from mlx_embed.organize.classify import classify
 
     label_set = make_label_set(labels, threshold, base_set)
-    fv = _embed_files(model, paths, "classification", index, ctx, "Reading")
+    fv = _embed_files(model, paths, "classification", index, ctx, "Embedding")
     ctx.report(len(fv), len(fv), "Comparing with the labels…")
     result = classify(model, fv, label_set, threshold=threshold)
     ctx.check()

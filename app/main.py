@@ -15,8 +15,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--model", help="model folder or Hugging Face repo id (remembered)")
     p.add_argument("--index", help="index location (a folder or .db file; remembered)")
     p.add_argument("--settings", help="settings file (ini) instead of the platform default")
-    p.add_argument("--no-tray", action="store_true", help="no menu-bar icon (quit when the window closes)")
-    p.add_argument("--hidden", action="store_true", help="start in the menu bar without showing the window")
+    p.add_argument("--no-tray", action="store_true", help="no menu-bar icon (closing the window keeps the app "
+                   "running only while the quick-search key works system-wide)")
+    p.add_argument("--hidden", action="store_true", help="start without showing the window (in the menu bar, or "
+                   "behind the quick-search key)")
     args, _qt_args = p.parse_known_args(argv)
     return args
 
@@ -89,13 +91,20 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationDisplayName("mlx-embed")
     app.setDesktopFileName("mlx-embed")
     settings = AppSettings(args.settings)
+    from .single import hand_over, instance_name, listen
+
+    name = instance_name(settings.q.fileName())
+    if hand_over(name):             # already running (perhaps with its window closed): show that one
+        print("mlx-embed-app: already running; showing its window.", file=sys.stderr)
+        return 0
     if args.model:
         settings.model = args.model
     if args.index:
         settings.index_location = args.index
     session, window, controller = build(settings, tray=not args.no_tray, app=app)
     app.aboutToQuit.connect(session.shutdown)
-    if not (args.hidden and controller.visible()):
+    listen(name, controller.show_window, app)
+    if not (args.hidden and controller.keeps_running()):
         window.show()
     start(session, window)
     return app.exec()

@@ -104,6 +104,7 @@ class SearchPanel(QWidget):
     """Search field + results list (+ filters unless compact). Emits `opened(path)` after opening a file."""
 
     opened = Signal(str)
+    open_failed = Signal(str)     # why a file could not be opened (shown in the status line too)
     escape = Signal()
 
     def __init__(self, session, channel: str = "search", compact: bool = False, parent=None):
@@ -177,6 +178,9 @@ class SearchPanel(QWidget):
         self.copy_action = self._action("Copy Path", QKeySequence("Ctrl+Shift+C"), self.copy_current)
         session.index_changed.connect(self._rerun_if_any)
         session.indexing_finished.connect(lambda _s: self._rerun_if_any())
+        self.indexed_files: int | None = None     # from the last folder rows: what the hint promises
+        session.index_changed.connect(self._hint_if_idle)
+        session.folders_changed.connect(self._count_indexed)
         self._show_hint()
 
     def _action(self, text, shortcut, slot) -> QAction:
@@ -251,11 +255,30 @@ class SearchPanel(QWidget):
             self.status.setText(message)
             self.session.error.emit(message, "search")
 
+    def _count_indexed(self, rows: list) -> None:
+        self.indexed_files = sum(r.indexed for r in rows)
+        self._hint_if_idle()
+
+    def _hint_if_idle(self) -> None:
+        if not self.field.text().strip():
+            self._show_hint()
+
     def _show_hint(self) -> None:
-        if self.session.index is None or not self.session.index.folders():
+        """What the empty field can do now, from the index as it is (the popup's panel lives for the whole
+        session, so this follows index and folder changes rather than being set once)."""
+        index, n = self.session.index, self.indexed_files
+        if index is None:
+            self.status.setText("Opening your index…" if self.session.model is not None or self.session.settings.model
+                                else "Choose a model first: the model manager is in the main window.")
+        elif not index.folders():
             self.status.setText("Add a folder in Folders (or drop one on this window) to search it.")
+        elif not n:
+            self.status.setText("Indexing your folders: files become searchable as they are indexed."
+                                if self.session.indexing() or n is None else
+                                "Nothing indexed yet in your folders: see Folders for why.")
         else:
-            self.status.setText("Type to search. Results appear as you type.")
+            self.status.setText(f"Type to search {n:,} indexed file{'s' if n != 1 else ''}. "
+                                "Results appear as you type.")
 
     def _folders(self, rows: list) -> None:
         current = self.folder_filter.currentData()
@@ -279,9 +302,12 @@ class SearchPanel(QWidget):
 
     def open_current(self) -> None:
         path = self.current_path()
-        if path:
-            platform.open_path(path)
+        if path and platform.open_path(path, self._open_failed):
             self.opened.emit(path)
+
+    def _open_failed(self, reason: str) -> None:
+        self.status.setText(reason)
+        self.open_failed.emit(reason)
 
     def reveal_current(self) -> None:
         path = self.current_path()

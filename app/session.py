@@ -45,6 +45,8 @@ class Session(QObject):
         self.last_summary = None
         self.runs_finished = 0
         self.watch_interval = 5.0               # seconds between the library's change checks
+        self.folders_refresh_s = 2.0            # during a run the Folders rows are re-read at most this often
+        self._folders_read_at = 0.0
 
     # --- model ----------------------------------------------------------------------------------
     def load_model(self, name: str | None = None):
@@ -187,6 +189,11 @@ class Session(QObject):
             self._run_active = True
             self.indexing_started.emit()
         self.indexing_progress.emit(p)
+        # the Folders rows follow the run (files found, indexed, pending), not only its end
+        now = time.monotonic()
+        if now - self._folders_read_at >= self.folders_refresh_s:
+            self._folders_read_at = now
+            self.refresh_folders()
 
     def _run_done(self, summary) -> None:
         self._run_active = False

@@ -1,15 +1,16 @@
 """Menu-bar (tray) quick query: an icon with a menu, and a small frameless popup with a search field and
 the top results. The quick-search key (Settings; Ctrl+Alt+Space on Linux, Cmd+Shift+Space on macOS)
 opens it from any program where the system lets us register it (`app.hotkey`), and from any window of
-the app everywhere; it keeps working after the main window is closed (the app stays up while the tray
-icon is shown).
+the app everywhere; it keeps working after the main window is closed: the app stays up while the tray
+icon is shown, and also without a tray (stock GNOME has none) while the key works system-wide. Without a
+tray, the first close says once how to quit (Ctrl+Q, File > Quit) and how to reopen (start it again).
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, QPoint, Qt
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QApplication, QFrame, QLabel, QMenu, QSystemTrayIcon, QVBoxLayout
+from PySide6.QtWidgets import QApplication, QFrame, QLabel, QMenu, QMessageBox, QSystemTrayIcon, QVBoxLayout
 
 from . import icons
 from .hotkey import GlobalHotkey, HotkeyStatus
@@ -30,6 +31,7 @@ class QuickPopup(QFrame):
         self.panel = SearchPanel(session, channel="popup", compact=True)
         self.panel.escape.connect(self.hide)
         self.panel.opened.connect(lambda _path: self.hide())
+        self.panel.open_failed.connect(lambda _why: self.popup() if not self.isVisible() else None)  # say why
         hint = QLabel("Enter opens · Ctrl+Enter reveals · Esc closes")
         hint.setForegroundRole(self.foregroundRole())
         hint.setEnabled(False)
@@ -49,6 +51,7 @@ class QuickPopup(QFrame):
         self.raise_()
         self.activateWindow()
         self.panel.focus_field()
+        self.panel._hint_if_idle()
 
     def changeEvent(self, event):  # noqa: N802
         if event.type() == event.Type.ActivationChange:
@@ -75,6 +78,8 @@ class TrayController(QObject):
         self.popup_widget.addAction(self.quick_action)
         file_menu = window.menuBar().actions()[0].menu()
         file_menu.insertAction(file_menu.actions()[0], self.quick_action)
+        self.popup_widget.addAction(window.quit_action)      # Ctrl+Q quits from the popup too (window closed)
+        self.notice: QMessageBox | None = None
 
         self.show_action = QAction("Show mlx-embed", self, triggered=self.show_window)
         self.pause_action = QAction("Pause Indexing", self, checkable=True)
@@ -138,6 +143,11 @@ class TrayController(QObject):
     def visible(self) -> bool:
         return self.icon.isVisible()
 
+    def keeps_running(self) -> bool:
+        """Whether closing the window should leave the app running: something still reaches it (the tray
+        icon, or the quick-search key from any program); otherwise nothing would and it quits."""
+        return self.icon.isVisible() or self.hotkey.status.system_wide
+
     def _activated(self, reason) -> None:
         if reason in (QSystemTrayIcon.ActivationReason.Trigger, QSystemTrayIcon.ActivationReason.DoubleClick):
             self.toggle_popup()
@@ -150,6 +160,7 @@ class TrayController(QObject):
             self.popup_widget.popup(geo.center() if geo is not None and geo.isValid() else None)
 
     def show_window(self) -> None:
+        self.window.setWindowState(self.window.windowState() & ~Qt.WindowState.WindowMinimized)
         self.window.show()
         self.window.raise_()
         self.window.activateWindow()
@@ -160,9 +171,36 @@ class TrayController(QObject):
         self.pause_action.blockSignals(False)
 
     def notify_hidden(self) -> None:
+        """The window was closed and the app keeps running: say so (once a session with a tray; once ever
+        without one, in a small window that also offers to quit)."""
+        if not self.icon.isVisible():
+            self._notify_without_tray()
+            return
         if not self._hidden_notice_shown and self.icon.supportsMessages():
             key = QKeySequence(self.hotkey.status.sequence).toString(QKeySequence.SequenceFormat.NativeText)
             self.icon.showMessage("mlx-embed is still running",
                                   "Search any time from the menu bar" + (f" or with {key}." if key else "."),
                                   QSystemTrayIcon.MessageIcon.Information, 4000)
             self._hidden_notice_shown = True
+
+    def _notify_without_tray(self) -> None:
+        settings = self.session.settings
+        if settings.resident_notice_shown:
+            return
+        settings.resident_notice_shown = True
+        settings.sync()
+        key = QKeySequence(self.hotkey.status.sequence).toString(QKeySequence.SequenceFormat.NativeText)
+        quit_key = self.window.quit_action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        box = QMessageBox(QMessageBox.Icon.Information, "mlx-embed is still running",
+                          f"mlx-embed keeps running after its window closes, so {key} opens quick search from "
+                          "any program and your folders stay up to date.")
+        box.setInformativeText(f"To open the window again, start mlx-embed again (from your applications or "
+                               f"with mlx-embed-app). To quit, press {quit_key} in quick search or in the "
+                               "window, or choose File › Quit mlx-embed.")
+        box.setObjectName("residentNotice")
+        quit_button = box.addButton("Quit mlx-embed", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(box.addButton("Keep Running", QMessageBox.ButtonRole.AcceptRole))
+        box.setModal(False)
+        box.buttonClicked.connect(lambda b: self.window.quit_requested.emit() if b is quit_button else None)
+        box.show()
+        self.notice = box

@@ -182,6 +182,8 @@ class MainWindow(QMainWindow):
         self.close_action = action("Close Window", QKeySequence.StandardKey.Close, self.close, file_menu)
         self.quit_action = action("Quit mlx-embed", QKeySequence.StandardKey.Quit, self.quit_requested.emit, file_menu)
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        # Ctrl+Q where the platform names no Quit key (Windows, some Linux themes): the app outlives its window
+        self.quit_action.setShortcuts(QKeySequence.keyBindings(QKeySequence.StandardKey.Quit) or [QKeySequence("Ctrl+Q")])
         edit_menu = bar.addMenu("&Edit")
         action("Find", QKeySequence.StandardKey.Find, self.focus_search, edit_menu)
         view_menu = bar.addMenu("&View")
@@ -284,9 +286,12 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event):  # noqa: N802
         self.session.settings.geometry = self.saveGeometry()
         self.session.settings.sync()
-        if self.tray is not None and self.tray.visible():
-            self.hide()                       # the menu-bar icon keeps the app (and its shortcut) running
+        if self.tray is not None and self.tray.keeps_running():
+            # the tray icon or the system-wide quick-search key keeps the app (and indexing) running; the
+            # notice and the popup closing later must not end it either
+            self.tray.app.setQuitOnLastWindowClosed(False)
+            self.hide()
             self.tray.notify_hidden()
             event.ignore()
             return
-        event.accept()          # without a tray, Qt quits after the last window (aboutToQuit shuts down)
+        event.accept()          # nothing would reach the app: Qt quits after the last window (aboutToQuit)

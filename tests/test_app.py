@@ -118,6 +118,16 @@ def desk(qapp, minilm_path, tmp_path_factory):
     (docs / "old-draft.txt").symlink_to(docs / "moved-away" / "draft.txt")   # a broken link is listed too
     session, window, tray = build(make_settings(tmp, minilm_path, tmp / "index"), tray=False, app=qapp)
     session.watch_interval = 1.0
+    session.folders_refresh_s = 0.0      # re-read the Folders rows at every progress report of the run
+    live_rows = []                       # (runs finished so far, rows) for each Folders update
+
+    def rows_changed(rows):
+        first_live = not any(f == 0 and r for f, r in live_rows if any(x.files for x in r))
+        live_rows.append((session.runs_finished, list(rows)))
+        if session.runs_finished == 0 and any(r.files for r in rows) and first_live:
+            shot(window, "folders-during-run")          # the Folders page (shown by the drop) mid-run
+
+    session.folders_changed.connect(rows_changed)
     errors = []
     session.error.connect(lambda msg, where: errors.append((where, msg)))
     window.resize(1100, 720)
@@ -136,7 +146,7 @@ def desk(qapp, minilm_path, tmp_path_factory):
     elapsed = time.monotonic() - started
     timer.stop()
     yield {"session": session, "window": window, "tray": tray, "docs": docs, "files": files, "tmp": tmp,
-           "errors": errors, "ticks": ticks, "index_seconds": elapsed}
+           "errors": errors, "ticks": ticks, "index_seconds": elapsed, "live_rows": live_rows}
     session.shutdown()
     window.close()
     tray.popup_widget.close()
@@ -169,6 +179,14 @@ def test_folder_indexed_with_status(desk):
     assert "sentence-transformers/all-MiniLM-L6-v2" in window.model_status.text()  # never the card's base model
     window.statusBar().clearMessage()  # so the screenshot shows the model's name there
     shot(window, "folders")
+
+
+def test_folders_rows_follow_the_run(desk):
+    """During the first run (before it finished) the Folders row already showed files found and their
+    state, not "0 files, never, waiting" until the end."""
+    during = [rows for finished, rows in desk["live_rows"] if finished == 0 and rows]
+    assert any(r.files > 0 and r.state != "waiting" for rows in during for r in rows), \
+        [(r.files, r.indexed, r.state) for rows in during for r in rows]
 
 
 def test_event_loop_stays_responsive_while_indexing(desk):
@@ -206,7 +224,7 @@ def test_search_keyboard_and_actions(desk, qtbot, monkeypatch):
     window, view = desk["window"], desk["window"].views["search"]
     window.show_page("search")
     opened, revealed = [], []
-    monkeypatch.setattr("app.platform.open_path", lambda p: opened.append(p) or True)
+    monkeypatch.setattr("app.platform.open_path", lambda p, *_: opened.append(p) or True)
     monkeypatch.setattr("app.platform.reveal_path", lambda p: revealed.append(p) or True)
     view.field.clear()
     qtbot.keyClicks(view.field, "mailbox formats Maildir mbox")
@@ -304,8 +322,14 @@ def test_tray_popup_query(desk, qtbot, monkeypatch):
         tray.quick_action.trigger()
         popup = tray.popup_widget
         assert popup.isVisible()
+        # the empty popup tells the truth about the index (it used to say "Add a folder" here)
+        n = sum(r.indexed for r in window.views["folders"].model.rows)      # what the Folders page shows
+        assert n >= len(desk["files"])
+        assert wait_until(lambda: "indexed file" in popup.panel.status.text(), 10), popup.panel.status.text()
+        assert f"{n:,} indexed files" in popup.panel.status.text() and "Add a folder" not in popup.panel.status.text()
+        shot(popup, "quick-search-popup-empty")
         opened = []
-        monkeypatch.setattr("app.platform.open_path", lambda p: opened.append(p) or True)
+        monkeypatch.setattr("app.platform.open_path", lambda p, *_: opened.append(p) or True)
         qtbot.keyClicks(popup.panel.field, "send email with SMTP")
         assert wait_until(lambda: popup.panel.model.query == "send email with SMTP" and popup.panel.model.rowCount(), 60)
         assert popup.panel.model.hit(0).name == "smtplib.py"
@@ -324,6 +348,38 @@ def test_tray_popup_query(desk, qtbot, monkeypatch):
         window.show()
 
 
+def test_popup_says_why_a_file_did_not_open(desk, qtbot, monkeypatch, tmp_path):
+    """An opener that fails (here a stand-in xdg-open / open that exits 4, as gio does when no program
+    handles the type) brings the popup back with its reason; a file gone since indexing keeps it open."""
+    import os
+    import sys
+
+    tray = desk["tray"]
+    popup = tray.popup_widget
+    opener = tmp_path / ("open" if sys.platform == "darwin" else "xdg-open")
+    opener.write_text("#!/bin/sh\necho \"gio: $1: No application is registered as handling this file\" >&2\nexit 4\n")
+    opener.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    tray.toggle_popup()
+    try:
+        qtbot.keyClicks(popup.panel.field, "send email with SMTP")
+        assert wait_until(lambda: popup.panel.model.query == "send email with SMTP" and popup.panel.model.rowCount(), 60)
+        qtbot.keyClick(popup.panel.field, Qt.Key.Key_Return)
+        assert wait_until(lambda: "No application is registered" in popup.panel.status.text(), 10), \
+            popup.panel.status.text()
+        assert popup.isVisible(), "the popup is back to say why"
+        assert popup.panel.status.text().startswith("Could not open smtplib.py")
+        shot(popup, "quick-search-open-failed")
+        # a result whose file has gone: the popup stays, with the reason
+        gone = desk["tmp"] / "gone.txt"
+        monkeypatch.setattr(popup.panel, "current_path", lambda: str(gone))
+        popup.panel.open_current()
+        assert popup.isVisible() and "no longer at" in popup.panel.status.text()
+    finally:
+        popup.hide()
+        popup.panel.field.clear()
+
+
 # --- cluster -----------------------------------------------------------------------------------------------
 def test_drop_files_on_cluster_view_groups_them(desk, qtbot):
     window, view = desk["window"], desk["window"].views["cluster"]
@@ -331,8 +387,12 @@ def test_drop_files_on_cluster_view_groups_them(desk, qtbot):
     view.clear()
     view.k_spin.setValue(3)          # the user fixes the number of groups (Auto is the default)
     files = [desk["files"][n] for g in ("compression", "mail", "licence") for n in GROUPS[g] if n in desk["files"]]
+    messages, shown = [], view._progress
+    view._progress = lambda rid, p: (messages.append(p.message), shown(rid, p))      # what the run reported
     assert drop(view, files)
     assert wait_until(lambda: view.result is not None, 240), view.status.text()
+    assert f"Embedding 0 of {len(files)} files…" in messages and f"Embedding {len(files)} of {len(files)} files…" in messages, messages
+    del view._progress
     groups = view.model.groups()
     assert len(groups) == 3
     placed = sorted(p for _, _, fs in groups for p in fs)
@@ -397,6 +457,42 @@ def test_organise_clusters_preview_and_undo(desk, tmp_path, monkeypatch):
     assert {p: p.read_bytes() for p in before} == before, "undo restores every file exactly"
 
 
+def test_cluster_add_folder_shows_in_drop_area_and_stop_cancels(desk, monkeypatch):
+    window, view = desk["window"], desk["window"].views["cluster"]
+    window.show_page("cluster")
+    view.clear()
+    assert "Drop files or folders here" in view.drop_zone.text()
+    monkeypatch.setattr("app.cluster_view.QFileDialog.getExistingDirectory", lambda *a, **k: str(desk["docs"]))
+    view.add_folder_button.click()
+    assert view.inputs == [str(desk["docs"])]
+    assert "Documents/" in view.drop_zone.text() and "Drop files or folders here" not in view.drop_zone.text()
+    shot(window, "cluster-folder-chosen")
+    stop_mid_run(desk, view, "cluster", window, "cluster-embedding-progress")
+    assert view.status.text() == "Grouping stopped." and view.result is None and not view.stop_button.isEnabled()
+    view.clear()
+
+
+def stop_mid_run(desk, view, channel: str, window, screenshot: str) -> None:
+    """Start the view's run, hold its worker once it said "Embedding 0 of N files" (so the screen can be
+    looked at mid-run), then press Stop: the worker's next progress check raises and the run ends."""
+    held = []
+    view.run_button.click()
+    task = desk["session"].runner.current(channel)
+
+    def hold(_rid, p):          # runs in the worker thread (direct connection): it waits at its next check
+        if p.message.startswith("Embedding ") and not held:
+            task.ctx.pause()
+            held.append(p.message)
+
+    task.signals.progress.connect(hold, Qt.ConnectionType.DirectConnection)
+    assert wait_until(lambda: held and view.status.text() == held[0], 120), view.status.text()
+    assert held[0].startswith("Embedding 0 of ") and held[0].endswith(" files…"), held
+    assert view.stop_button.isEnabled() and not view.run_button.isEnabled() and view.progress.isVisible()
+    shot(window, screenshot)
+    view.stop_button.click()
+    assert wait_until(lambda: view.run_button.isEnabled(), 60), view.status.text()
+
+
 # --- classify ----------------------------------------------------------------------------------------------
 def test_classify_folder_with_labels(desk, qtbot, tmp_path):
     window, view = desk["window"], desk["window"].views["classify"]
@@ -404,6 +500,7 @@ def test_classify_folder_with_labels(desk, qtbot, tmp_path):
     folder = tmp_path / "Inbox"
     names = [n for g in ("compression", "mail", "numbers") for n in GROUPS[g]]
     files = write_corpus(folder, names)
+    twin = write_corpus(folder / "old", ["smtplib.py"])["smtplib.py"]     # same name, another folder
     view.labels.set_labels([
         {"name": "Compression", "description": "compressing and decompressing files and archives: gzip, "
                                                 "bzip2, lzma, zip", "examples": []},
@@ -419,7 +516,16 @@ def test_classify_folder_with_labels(desk, qtbot, tmp_path):
     view.folder_edit.setText(str(folder))
     view.threshold.setValue(0)
     view.run()
-    assert wait_until(lambda: view.results.rowCount() == len(files), 240), view.status.text()
+    assert wait_until(lambda: view.results.rowCount() == len(files) + 1, 240), view.status.text()
+    shown = {view.results.index(r, 0).data(): view.results.rows[r] for r in range(view.results.rowCount())}
+    assert {"smtplib.py", str(Path("old") / "smtplib.py")} <= set(shown), "paths relative to the folder chosen"
+    assert shown["smtplib.py"].path == files["smtplib.py"].resolve() and shown[str(Path("old") / "smtplib.py")].path == twin.resolve()
+    # why: the nearest example for the label taught by example, the file's own words otherwise
+    whys = {name: view.results.index(r, 3).data() for r, name in enumerate(shown)}
+    assert whys["bz2.py"] == f"nearest example: gzip.py (similarity {shown['bz2.py'].nearest[0][1]:.2f})", whys["bz2.py"]
+    email_whys = [w for name, w in whys.items() if shown[name].best == "Email"]
+    assert len(email_whys) >= 3 and all(w.startswith("its words closest to 'Email': ") for w in email_whys), email_whys
+    assert len(set(email_whys)) >= len(email_whys) - 1 and not any("SMTP, IMAP" in w for w in email_whys)
     got = {Path(view.results.rows[r].path).name: view.results.label_of(r) for r in range(view.results.rowCount())}
     expected = {"gzip.py": "Compression", "bz2.py": "Compression", "lzma.py": "Compression",
                 "smtplib.py": "Email", "imaplib.py": "Email", "poplib.py": "Email",
@@ -440,6 +546,10 @@ def test_classify_folder_with_labels(desk, qtbot, tmp_path):
     view.threshold.setValue(50)
     shot(window, "classify")
     # label sets are saved (the library's JSON format) and load again
+    # a run can be stopped mid-way; the table keeps the last results
+    rows = view.results.rowCount()
+    stop_mid_run(desk, view, "classify", window, "classify-embedding-progress")
+    assert view.status.text() == "Classification stopped." and view.results.rowCount() == rows
     view.save_set("Test labels")
     assert "Test labels" in library.list_label_sets()
     view.labels.set_labels([])

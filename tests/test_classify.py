@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mlx_embed.cli import main
 from mlx_embed.organize import Label, LabelSet, classify, classify_vectors, cluster, prepare
-from mlx_embed.organize.classify import Prototypes
+from mlx_embed.organize.classify import Prototypes, common_root
 from mlx_embed.organize.labelset import model_key
 
 from . import organize_corpus
@@ -113,12 +114,54 @@ def test_unsure_bucket_and_reasons(corpus):
     plan = strict.to_dict()
     assert {str(a.path) for a in unsure} == set(plan["unsure"])
     assert not any(set(g["files"]) & set(plan["unsure"]) for g in plan["groups"])
+    root = common_root(fv.paths)
     for a in loose.assignments:
         if a.best == "json" and a.label and a.path not in labels.label("json").examples:
-            assert a.nearest and all(truth[p] == "json" for p, _ in a.nearest) and "nearest examples" in a.reason
+            # from examples: the nearest example file, named relative to the folder
+            assert a.basis == "examples" and a.nearest and all(truth[p] == "json" for p, _ in a.nearest)
+            assert a.reason == f"nearest example: {a.nearest[0][0].relative_to(root)} (similarity {a.nearest[0][1]:.2f})"
         elif a.label and a.best != "json":
-            assert "description" in a.reason and organize_corpus.DESCRIPTIONS[a.best] in a.reason
+            assert a.basis == "words" and organize_corpus.DESCRIPTIONS[a.best] not in a.reason
         assert abs(sum(a.scores.values()) - 1) < 1e-4
+
+
+def test_reasons_are_the_files_own_words(corpus):
+    """Zero-shot answers say which of the file's words are nearest the label, not the label's text again:
+    every word shown is in the file, and two files of one label give different reasons."""
+    model, fv, truth = corpus
+    res = classify(model, fv, described(), threshold=0)
+    text_of = dict(zip(fv.paths, fv.texts))
+    by_label: dict[str, list[str]] = {}
+    for a in res.assignments:
+        assert a.basis == "words" and 1 <= len(a.words) <= 3, a
+        low = text_of[a.path].lower()
+        assert all(w in low for w in a.words), (a.path.name, a.words)
+        assert a.reason == f"its words closest to {a.best!r}: {', '.join(a.words)}"
+        by_label.setdefault(a.best, []).append(a.reason)
+    for label, reasons in by_label.items():
+        if len(reasons) >= 3:
+            assert len(set(reasons)) >= len(reasons) - 1, (label, reasons)
+    # the words lean towards the right label: on the confident right answers, a word shown shares a
+    # stem with the label's name or description more often than on the same files' words for another label
+    right = [a for a in res.assignments if a.label == truth[a.path] and a.confidence >= 0.9]
+    assert len(right) >= 20
+    hits = sum(any(w[:4] in (a.best + " " + organize_corpus.DESCRIPTIONS[a.best]).lower() for w in a.words)
+               for a in right)
+    print(f"\n{hits} of {len(right)} confident right answers show a word of the label's own text")
+    assert hits >= len(right) // 3
+
+
+def test_explain_paths_relative_to_the_chosen_folder(tmp_path):
+    from pathlib import Path
+
+    from mlx_embed.organize.classify import Assignment, shown_path
+
+    a = Assignment(tmp_path / "old" / "doc00", "A", "A", 0.9, {"A": 0.9}, "", [(tmp_path / "doc00", 0.8)],
+                   basis="examples")
+    assert a.explain(tmp_path) == "nearest example: doc00 (similarity 0.80)"
+    assert a.to_dict(tmp_path)["shown"] == str(Path("old") / "doc00")
+    assert shown_path("/elsewhere/x.txt", tmp_path) == "/elsewhere/x.txt"     # outside the folder: in full
+    assert common_root([tmp_path / "a" / "1.txt", tmp_path / "b" / "2.txt"]) == tmp_path
 
 
 def test_a_correction_changes_the_next_run(corpus):
@@ -207,3 +250,38 @@ def test_cli_classify(jina_tiny, tmp_path, capsys, monkeypatch):
     assert main(argv[:-1] + ["--threshold", "1.0"]) == 0
     assert "unsure" in capsys.readouterr().out
     assert main(["classify", str(docs), "--labels", str(tmp_path / "missing.json"), "--model", str(jina_tiny)]) == 2
+
+
+def test_cli_init_labels_and_relative_paths(jina_tiny, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MLX_EMBED_INDEX", str(tmp_path / "no-index"))
+    labels = tmp_path / "labels.json"
+    assert main(["classify", "--init-labels", str(labels)]) == 0
+    assert "wrote" in capsys.readouterr().err
+    data = json.loads(labels.read_text())
+    assert data["_about"] and [lab["name"] for lab in data["labels"]] == ["Invoices", "Contracts", "Notes"]
+    ls = LabelSet.load(labels)                                 # the template is a valid label set ...
+    assert ls.names == ["Invoices", "Contracts", "Notes"] and ls.threshold == 0.7
+    ls.save()
+    assert json.loads(labels.read_text())["_about"] == data["_about"], "... and its notes survive a save"
+    before = labels.read_bytes()
+    assert main(["classify", "--init-labels", str(labels)]) == 2         # never overwrites
+    assert "already exists" in capsys.readouterr().err and labels.read_bytes() == before
+    # doc00 and old/doc00: told apart, relative to the folder given
+    docs = tmp_path / "docs"
+    (docs / "old").mkdir(parents=True)
+    (docs / "doc00").write_text("invoice total due by friday, amount to pay " * 5)
+    (docs / "old" / "doc00").write_text("meeting notes and ideas for the garden " * 5)
+    (docs / "doc01").write_text("this agreement is signed by both parties " * 5)
+    argv = ["classify", str(docs), "--labels", str(labels), "--model", str(jina_tiny), "--threshold", "0"]
+    assert main(argv) == 0
+    lines = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith("    ")]
+    assert sorted(lines) == sorted(["doc00", "doc01", str(Path("old") / "doc00")]), lines
+    assert main(argv + ["--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["root"] == str(docs.resolve())
+    assert {a["shown"] for a in out["assignments"]} == {"doc00", "doc01", str(Path("old") / "doc00")}
+    assert all(a["path"].startswith(str(docs.resolve())) for a in out["assignments"]), "the plan keeps full paths"
+    assert all(a["basis"] == "words" and a["words"] and a["reason"] for a in out["assignments"])
+    assert main(["classify", str(docs), "--model", str(jina_tiny)]) == 2          # no --labels: says how
+    assert "--init-labels" in capsys.readouterr().err
+    assert main(["classify", "--labels", str(labels)]) == 2                       # no PATH

@@ -7,6 +7,8 @@ from pathlib import Path
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor, QStandardItem, QStandardItemModel
 
+from mlx_embed.organize.classify import shown_path
+
 from .common import PathRole, file_icon
 
 
@@ -22,10 +24,12 @@ class ClassifyModel(QAbstractTableModel):
         self.labels: list[str] = []
         self.threshold = 0.5
         self.corrections: dict[str, str] = {}     # path -> label chosen by the user
+        self.root: Path | None = None             # the folder classified: paths are shown relative to it
 
-    def set_results(self, rows: list, labels: list[str], threshold: float) -> None:
+    def set_results(self, rows: list, labels: list[str], threshold: float, root: str | Path | None = None) -> None:
         self.beginResetModel()
         self.rows, self.labels, self.threshold = list(rows), list(labels), threshold
+        self.root = Path(root).resolve() if root else None
         self.corrections = {}
         self.endResetModel()
 
@@ -73,18 +77,18 @@ class ClassifyModel(QAbstractTableModel):
         corrected = str(a.path) in self.corrections
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             if col == 0:
-                return Path(a.path).name
+                return shown_path(a.path, self.root)      # doc00 and old/doc00 differ
             if col == 1:
                 if label:
                     return label
                 return f"unsure ({a.best}?)" if role == Qt.ItemDataRole.DisplayRole else a.best
             if col == 2:
                 return "corrected" if corrected else f"{a.confidence:.0%}"
-            return "your correction" if corrected else a.reason
+            return "your correction" if corrected else a.explain(self.root)
         if role == Qt.ItemDataRole.DecorationRole and col == 0:
             return file_icon(a.path)
         if role == Qt.ItemDataRole.ToolTipRole:
-            return str(a.path) if col == 0 else (a.reason if col == 3 else None)
+            return str(a.path) if col == 0 else (self._why_tip(a) if col == 3 else None)
         if role == Qt.ItemDataRole.ForegroundRole and col == 1 and not label:
             return QColor("#b9770e")
         if role == Qt.ItemDataRole.FontRole and col == 1 and corrected:
@@ -95,6 +99,11 @@ class ClassifyModel(QAbstractTableModel):
         if role == PathRole:
             return str(a.path)
         return None
+
+    def _why_tip(self, a) -> str:
+        lines = [a.explain(self.root)]
+        lines += [f"example {shown_path(p, self.root)}: similarity {sim:.2f}" for p, sim in a.nearest]
+        return "\n".join(lines)
 
     def setData(self, index, value, role=Qt.ItemDataRole.EditRole):  # noqa: N802
         if index.column() != 1 or role != Qt.ItemDataRole.EditRole or value not in self.labels:

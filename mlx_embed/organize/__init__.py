@@ -22,7 +22,8 @@ The app and the CLI call the same functions (nothing here touches Qt or prints):
     labels = org.LabelSet.from_clustering(result)                    #   or: clusters become labels
     cv = org.embed_files(model, files, task="classification")
     out = org.classify(model, cv, labels, threshold=None)            # classify.py: Classification
-    out.assignments[i] -> Assignment(path, label | None (unsure), best, confidence, scores, reason, nearest)
+    out.assignments[i] -> Assignment(path, label | None (unsure), best, confidence, scores, reason, nearest,
+                                     words, basis);  .explain(root): why, paths relative to root
     labels.correct(path, "Invoices", vector, org.model_key(model, cv.task)); labels.save()
 
     plan = org.plan_groups(result.to_dict(), mode="move")            # actions/: move | copy | tag

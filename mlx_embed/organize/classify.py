@@ -33,8 +33,11 @@ per confidence band on both dev sets (bench/organize.py --quality): the zero-sho
 0.7 are 99-100% right with descriptions (95-100% from names alone) and the files under it hold most of
 the wrong answers; at 0.05 the answers looked surer than they were. A file whose confidence is below the
 threshold goes to the "unsure" bucket (its best guess is kept in `Assignment.best`). Each assignment
-carries its reason: the label's nearest example files with their similarity, or its description when it
-has no examples. A file that is itself an example of a label gets that label with confidence 1.
+explains itself (`Assignment.explain(root)`, paths relative to the folder the user chose): when the label
+has example files and the method uses them, the nearest example file and its similarity; otherwise the
+file's own words nearest in meaning to the label (`matched_words`: among the file's WHY_CANDIDATES most
+distinctive words, the WHY_WORDS whose vectors are closest to the label's vector), so two files of one
+label give two different reasons. A file that is itself an example of a label gets it with confidence 1.
 
 Corrections teach: `LabelSet.correct(path, label)` makes the file an example of that label (and of no
 other); the next `classify` uses it.
@@ -42,6 +45,7 @@ other); the next `classify` uses it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,7 +54,7 @@ import numpy as np
 
 from ..errors import InvalidArgumentError
 from .labelset import DEFAULT_THRESHOLD, UNSURE, Label, LabelSet, model_key
-from .terms import WORD
+from .terms import CODE_WORDS, WORD, _without_names
 from .threads import single_threaded
 from .vectors import embed_files
 
@@ -64,6 +68,9 @@ PHRASINGS = ("{name}", "{description}", "{name}: {description}")
 LOGISTIC_MIN_EXAMPLES = 5
 LOGISTIC_C = 100.0          # weak regularisation: unit vectors need large weights for usable probabilities
 METHODS = ("auto", "zero-shot", "centroid", "logistic")
+WHY_WORDS = 3               # words of the file shown as the reason of an answer from the label's text ...
+WHY_CANDIDATES = 12         # ... chosen among its most distinctive words (TF-IDF over the files classified)
+WHY_VOCABULARY = 5000       # at most this many distinct words embedded per run (those most files offer)
 
 
 # --- prototypes ------------------------------------------------------------------------------------
@@ -140,14 +147,49 @@ class Assignment:
     best: str                       # the best label even when unsure
     confidence: float
     scores: dict[str, float]        # confidence per label
-    reason: str
+    reason: str                     # explain(), paths relative to the files' common folder
     nearest: list[tuple[Path, float]] = field(default_factory=list)   # nearest examples of `best`
+    words: list[str] = field(default_factory=list)    # the file's words nearest the label (basis "words")
+    basis: str = "words"            # "example" (the file is one), "examples" (nearest example), "words"
+    similarity: float = 0.0         # cosine to the label's text vector (basis "words")
 
-    def to_dict(self) -> dict:
-        return {"path": str(self.path), "label": self.label, "best": self.best,
-                "confidence": round(self.confidence, 4), "reason": self.reason,
+    def explain(self, root: str | os.PathLike | None = None) -> str:
+        """Why this label, in one line; paths relative to `root` (the folder the user chose) when inside it."""
+        if self.basis == "example":
+            return f"an example of {self.best!r}"
+        if self.basis == "examples" and self.nearest:
+            p, sim = self.nearest[0]
+            return f"nearest example: {shown_path(p, root)} (similarity {sim:.2f})"
+        if self.words:
+            return f"its words closest to {self.best!r}: " + ", ".join(self.words)
+        return f"closest to the text of {self.best!r} (similarity {self.similarity:.2f})"
+
+    def to_dict(self, root: str | os.PathLike | None = None) -> dict:
+        return {"path": str(self.path), "shown": shown_path(self.path, root), "label": self.label,
+                "best": self.best, "confidence": round(self.confidence, 4), "reason": self.explain(root),
+                "basis": self.basis, "words": list(self.words),
                 "scores": {k: round(v, 4) for k, v in self.scores.items()},
                 "nearest": [[str(p), round(s, 4)] for p, s in self.nearest]}
+
+
+def shown_path(path: str | os.PathLike, root: str | os.PathLike | None) -> str:
+    """`path` relative to `root` when it is inside it (so doc00 and old/doc00 differ), else in full."""
+    if root is not None:
+        try:
+            return str(Path(path).relative_to(root))
+        except ValueError:
+            pass
+    return str(path)
+
+
+def common_root(paths: Sequence[str | os.PathLike]) -> Path | None:
+    """The deepest folder holding every path (a single file: its folder), None for none."""
+    if not paths:
+        return None
+    try:
+        return Path(os.path.commonpath([str(Path(p).parent) for p in paths]))
+    except ValueError:          # relative and absolute mixed, or different drives
+        return None
 
 
 @dataclass
@@ -162,11 +204,12 @@ class Classification:
             out.setdefault(a.label or UNSURE, []).append(a.path)
         return out
 
-    def to_dict(self) -> dict:
-        """JSON-ready; its "groups" (unsure files left out) make it a plan for `mlx-embed apply`."""
+    def to_dict(self, root: str | os.PathLike | None = None) -> dict:
+        """JSON-ready; its "groups" (unsure files left out) make it a plan for `mlx-embed apply`.
+        Paths stay absolute; each assignment's "shown" and "reason" are relative to `root`."""
         groups = self.by_label()
         return {"kind": "classification", "method": self.method, "threshold": self.threshold,
-                "assignments": [a.to_dict() for a in self.assignments],
+                "assignments": [a.to_dict(root) for a in self.assignments],
                 "unsure": [str(p) for p in groups.get(UNSURE, [])],
                 "groups": [{"name": name, "files": [str(p) for p in files]}
                            for name, files in groups.items() if name != UNSURE]}
@@ -176,9 +219,19 @@ def classify(model, file_vectors, labels: LabelSet, *, threshold: float | None =
              method: str = "auto") -> Classification:
     """Embed what is missing (labels, examples) and classify `file_vectors` (see the module docstring)."""
     protos = prepare(model, labels, file_vectors, file_vectors.task or "classification")
-    return classify_vectors(file_vectors.paths, file_vectors.vectors, protos,
-                            threshold=labels.threshold if threshold is None else threshold, method=method,
-                            texts=file_vectors.texts)
+    result = classify_vectors(file_vectors.paths, file_vectors.vectors, protos,
+                              threshold=labels.threshold if threshold is None else threshold, method=method,
+                              texts=file_vectors.texts)
+    rows = [i for i, a in enumerate(result.assignments) if a.basis == "words"]
+    if rows:
+        best = [protos.names.index(result.assignments[i].best) for i in rows]
+        words = matched_words(model, [file_vectors.texts[i] for i in rows], _unit(protos.text_vectors), best,
+                              file_vectors.task)
+        root = common_root(file_vectors.paths)
+        for i, w in zip(rows, words):
+            result.assignments[i].words = w
+            result.assignments[i].reason = result.assignments[i].explain(root)
+    return result
 
 
 def classify_vectors(paths: Sequence[Path], vectors: np.ndarray, protos: Prototypes, *,
@@ -211,6 +264,7 @@ def classify_vectors(paths: Sequence[Path], vectors: np.ndarray, protos: Prototy
     example_of = {p: int(i) for p, i in zip(protos.example_paths, protos.example_labels)}
     ex_sims = x @ ex.T if len(ex) else np.zeros((len(x), 0), np.float32)
     text_sims = x @ text.T
+    root = common_root(paths)
     out = []
     for row, path in enumerate(paths):
         path = Path(path)
@@ -222,20 +276,56 @@ def classify_vectors(paths: Sequence[Path], vectors: np.ndarray, protos: Prototy
             p = np.eye(len(protos.names))[best]
         name = protos.names[best]
         mine = np.flatnonzero(protos.example_labels == best)
-        nearest = []
+        nearest, basis = [], "words"
         if path in example_of:
-            reason = f"an example of {name!r}"
-        elif len(mine) and method != "zero-shot":
+            basis = "example"
+        elif len(mine) and method != "zero-shot":      # the examples shaped this label's prototype
             top = mine[np.argsort(-ex_sims[row, mine], kind="stable")[:2]]
-            nearest = [(protos.example_paths[i], float(ex_sims[row, i])) for i in top]
-            reason = "nearest examples: " + ", ".join(f"{p.name} ({s:.2f})" for p, s in nearest)
-        else:
-            desc = protos.descriptions[best] or name
-            reason = f"matches the description {desc!r} (similarity {float(text_sims[row, best]):.2f})"
+            nearest, basis = [(protos.example_paths[i], float(ex_sims[row, i])) for i in top], "examples"
         label = name if confidence >= threshold else None
-        out.append(Assignment(path, label, name, confidence,
-                              {n: float(v) for n, v in zip(protos.names, p)}, reason, nearest))
+        a = Assignment(path, label, name, confidence, {n: float(v) for n, v in zip(protos.names, p)}, "", nearest,
+                       basis=basis, similarity=float(text_sims[row, best]))
+        a.reason = a.explain(root)
+        out.append(a)
     return Classification(out, threshold, method)
+
+
+def matched_words(model, texts: Sequence[str], label_vectors: np.ndarray, best: Sequence[int],
+                  task: str | None, top: int = WHY_WORDS) -> list[list[str]]:
+    """For each file, `top` of its own words nearest in meaning to its label `best[i]` (a row of the unit
+    `label_vectors`): its WHY_CANDIDATES most distinctive words (TF-IDF over `texts`; stop words,
+    programming keywords and the names on credit lines left out, as for cluster names) are embedded one
+    word each, as documents with the task's adapter, and ranked by cosine to the label. No words: []."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
+
+    vec = TfidfVectorizer(sublinear_tf=True, token_pattern=WORD.pattern, lowercase=True, dtype=np.float32,
+                          stop_words=list(ENGLISH_STOP_WORDS | CODE_WORDS))
+    try:
+        tfidf = vec.fit_transform([_without_names(t) for t in texts]).tocsr()
+    except ValueError:             # no words at all
+        return [[] for _ in texts]
+    vocab = vec.get_feature_names_out()
+    candidates = []
+    for i in range(len(texts)):
+        row = tfidf.getrow(i)
+        candidates.append(row.indices[np.argsort(-row.data, kind="stable")[:WHY_CANDIDATES]])
+    offered = np.bincount(np.concatenate(candidates), minlength=len(vocab)) if candidates else np.zeros(0, int)
+    used = np.flatnonzero(offered)
+    if len(used) > WHY_VOCABULARY:  # bound the model time: the words most files offer
+        used = np.sort(used[np.argsort(-offered[used], kind="stable")[:WHY_VOCABULARY]])
+    if not len(used):
+        return [[] for _ in texts]
+    word_vectors = _unit(np.atleast_2d(model.encode_document([str(vocab[j]) for j in used], task=task)))
+    where = {int(j): k for k, j in enumerate(used)}
+    out = []
+    for i, cand in enumerate(candidates):
+        cand = [int(j) for j in cand if int(j) in where]
+        if not cand:
+            out.append([])
+            continue
+        sims = word_vectors[[where[j] for j in cand]] @ label_vectors[best[i]]
+        out.append([str(vocab[cand[k]]) for k in np.argsort(-sims, kind="stable")[:top]])
+    return out
 
 
 def zero_shot_scores(x: np.ndarray, text: np.ndarray, protos: Prototypes,

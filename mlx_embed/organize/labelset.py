@@ -9,8 +9,9 @@
 JSON: {"version": 1, "threshold": 0.7, "labels": [{"name", "description", "examples": [paths]}],
 "vectors": {model_key: {path: base64 little-endian float32}}}; example paths are absolute with symlinks
 resolved (relative ones in a file are taken from the file's folder). An example's vector is cached so
-it still counts after its file moved or vanished. classify.py uses label sets; DEFAULT_THRESHOLD is
-calibrated there (see its docstring).
+it still counts after its file moved or vanished. Keys starting with "_" are notes for people (kept on
+save); `template()` is a documented starting set (`mlx-embed classify --init-labels FILE` writes it).
+classify.py uses label sets; DEFAULT_THRESHOLD is calibrated there (see its docstring).
 """
 
 from __future__ import annotations
@@ -29,6 +30,23 @@ from ..errors import InvalidArgumentError
 DEFAULT_THRESHOLD = 0.7       # confidence under which a file is unsure (measured: bench/organize.py --quality)
 UNSURE = "unsure"             # the bucket of files under the threshold (so no label may be called that)
 FORMAT_VERSION = 1
+FORMAT_HELP = [      # the template's "_about": the format in the file itself, since JSON has no comments
+    "A label set for `mlx-embed classify PATH --labels THIS_FILE` and the app's Classify page.",
+    "labels: a list; each label has a \"name\" (required, unique, not 'unsure'), a \"description\" "
+    "(a few words saying what belongs there) and \"examples\" (files that belong there: absolute paths, or "
+    "relative to this file).",
+    "A label without examples is matched on its name and description (zero-shot); with examples it learns "
+    "from them too. A label may also be just a string: its name.",
+    "threshold: the confidence (0 to 1) under which a file is 'unsure' and left out of the plan.",
+    "`mlx-embed classify ... --correct FILE=LABEL` adds FILE to LABEL's examples and saves this file; "
+    "\"vectors\" then caches the examples' vectors (written by mlx-embed, never edited by hand).",
+    "Keys starting with _ are notes and are ignored.",
+]
+TEMPLATE_LABELS = [
+    ("Invoices", "bills, invoices and receipts with amounts to pay"),
+    ("Contracts", "contracts, agreements and terms signed by two parties"),
+    ("Notes", "personal notes, ideas and to-do lists"),
+]
 
 
 @dataclass
@@ -51,6 +69,7 @@ class LabelSet:
         self.threshold = threshold
         self.path = Path(path) if path else None
         self._cache: dict[str, dict[str, np.ndarray]] = {}    # model key -> example path -> vector
+        self.notes: dict[str, object] = {}                    # the file's "_..." keys, written back as read
         for label in labels:
             self.add_label(label)
 
@@ -107,7 +126,7 @@ class LabelSet:
     def to_dict(self) -> dict:
         used = {str(p) for lab in self.labels for p in lab.examples}
         return {
-            "version": FORMAT_VERSION, "threshold": self.threshold,
+            **self.notes, "version": FORMAT_VERSION, "threshold": self.threshold,
             "labels": [{"name": lab.name, "description": lab.description,
                         "examples": [str(p) for p in lab.examples]} for lab in self.labels],
             "vectors": {key: {p: base64.b64encode(v.astype("<f4").tobytes()).decode()
@@ -126,10 +145,17 @@ class LabelSet:
                 item = {"name": item}
             if not isinstance(item, dict) or not isinstance(item.get("name"), str):
                 raise InvalidArgumentError(f"{where}: label {i} needs a \"name\".")
-            examples = [Path(p) if Path(p).is_absolute() or path is None else (path.parent / p).absolute()
-                        for p in item.get("examples", [])]
+            examples = [Path(p).expanduser() for p in item.get("examples", [])]   # "~/..." is the home folder
+            examples = [p if p.is_absolute() or path is None else (path.parent / p).absolute() for p in examples]
             labels.append(Label(item["name"], item.get("description", "") or "", examples))
-        out = cls(labels, float(data.get("threshold", DEFAULT_THRESHOLD)), path)
+        try:
+            threshold = float(data.get("threshold", DEFAULT_THRESHOLD))
+        except (TypeError, ValueError):
+            threshold = -1.0
+        if not 0 <= threshold <= 1:
+            raise InvalidArgumentError(f"{where}: \"threshold\" is {data.get('threshold')!r}: use a number from 0 to 1.")
+        out = cls(labels, threshold, path)
+        out.notes = {k: v for k, v in data.items() if isinstance(k, str) and k.startswith("_")}
         for key, cache in (data.get("vectors") or {}).items():
             for p, b64 in cache.items():
                 out._cache.setdefault(key, {})[p] = np.frombuffer(base64.b64decode(b64), dtype="<f4").copy()
@@ -156,6 +182,13 @@ class LabelSet:
         tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         os.replace(tmp, path)
         return self.path
+
+
+def template() -> dict:
+    """A documented starting label set (JSON-ready): FORMAT_HELP as "_about", TEMPLATE_LABELS, no examples."""
+    out = LabelSet([Label(name, description) for name, description in TEMPLATE_LABELS]).to_dict()
+    out.pop("vectors")
+    return {"_about": list(FORMAT_HELP), **out}
 
 
 def _canonical(path: str | os.PathLike) -> Path:

@@ -141,6 +141,8 @@ def embed_files(model, files: Sequence[str | os.PathLike], task: str | None = "c
     kept, vectors, texts, skipped = [], [], [], {}
     done = 0
     reported = time.monotonic()
+    if progress is not None:        # the count at once, not only after the first batch (tens of seconds)
+        progress(0, len(paths))
     for start in range(0, len(paths), FILES_PER_BATCH):
         batch = paths[start:start + FILES_PER_BATCH]
         pieces, owners, file_texts = [], [], {}
