@@ -190,3 +190,110 @@ def test_group_names_are_titles_from_words_and_phrases():
     loop, tax = sorted(res.clusters, key=lambda c: "loop" not in c.label.lower())
     assert "loop" in loop.label.lower() or "transport" in loop.label.lower()
     assert "tax" in tax.label.lower() or "invoice" in tax.label.lower() or "receipt" in tax.label.lower()
+
+
+# --- the app: Find Similar, more / less like this, the popup's key ---------------------------------------------------
+def _wait(predicate, timeout: float = 60.0) -> bool:
+    import time
+
+    from PySide6.QtWidgets import QApplication
+
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            return False
+        QApplication.instance().processEvents()
+        time.sleep(0.01)
+    return True
+
+
+def _shot(widget, name: str) -> None:
+    from pathlib import Path
+
+    from PySide6.QtWidgets import QApplication
+
+    folder = Path(__file__).resolve().parent.parent / "test-output" / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    QApplication.instance().processEvents()
+    assert widget.grab().save(str(folder / f"{name}.png"))
+
+
+@pytest.fixture
+def app_session(qapp, built, minilm_path, tmp_path):
+    pytest.importorskip("PySide6")
+    from app.config import AppSettings
+    from app.index_handle import IndexHandle
+    from app.session import Session
+
+    session = Session(AppSettings(tmp_path / "settings.ini"))
+    session.index = IndexHandle(Index(built / "ix", model=str(minilm_path)), (None, False))
+    yield session
+    session.shutdown()
+
+
+def test_app_find_similar_and_back(app_session, qtbot):
+    from PySide6.QtCore import Qt
+
+    from app.search_view import SearchView
+
+    view = SearchView(app_session)
+    view.resize(760, 560)
+    view.show()
+    qtbot.keyClicks(view.field, "yeast dough rising")
+    assert _wait(lambda: view.model.query == "yeast dough rising" and view.model.rowCount())
+    source = view.model.hit(0).path
+    assert source.parent.name == "bread"
+    view.similar_action.trigger()
+    assert _wait(lambda: view.similar_to and view.model.query == "" and view.model.rowCount())
+    assert view.header.isVisible() and source.name in view.header.text()
+    hits = [view.model.hit(i) for i in range(view.model.rowCount())]
+    assert source not in [h.path for h in hits] and hits[0].path.parent.name == "bread"
+    _shot(view, "search-find-similar")
+    qtbot.keyClick(view.field, Qt.Key.Key_Escape)          # back to the plain query, its text kept
+    assert _wait(lambda: view.model.query == "yeast dough rising")
+    assert not view.header.isVisible() and view.similar_to is None and view.field.text() == "yeast dough rising"
+
+
+def test_app_more_and_less_like_this(app_session, qtbot):
+    from PySide6.QtCore import Qt
+
+    from app.search_view import SearchView
+
+    view = SearchView(app_session)
+    view.resize(760, 560)
+    view.show()
+    qtbot.keyClicks(view.field, "my notes from last year")
+    assert _wait(lambda: view.model.query == "my notes from last year" and view.model.rowCount() >= 6)
+
+    def mars_rank():
+        return np.mean([i for i in range(view.model.rowCount()) if view.model.hit(i).path.parent.name == "mars"])
+
+    plain = mars_rank()
+    row = next(i for i in range(view.model.rowCount()) if view.model.hit(i).path.parent.name == "mars")
+    view.list.setCurrentIndex(view.model.index(row))
+    shown = view.results_shown
+    view.more_action.trigger()
+    assert _wait(lambda: view.results_shown > shown)
+    assert mars_rank() < plain and "more like" in view.header.text()
+    _shot(view, "search-more-like-this")
+    qtbot.keyClick(view.field, Qt.Key.Key_Escape)
+    assert _wait(lambda: not view.more and view.results_shown > shown + 1)
+    assert mars_rank() == pytest.approx(plain) and not view.header.isVisible()
+
+
+def test_popup_key_turns_the_selection_into_find_similar(app_session, qtbot):
+    from PySide6.QtCore import Qt
+
+    from app.tray import QuickPopup
+
+    popup = QuickPopup(app_session)
+    popup.popup()
+    qtbot.keyClicks(popup.panel.field, "invoice VAT payment")
+    assert _wait(lambda: popup.panel.model.query == "invoice VAT payment" and popup.panel.model.rowCount())
+    source = popup.panel.model.hit(0).path
+    qtbot.keyClick(popup.panel.field, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert _wait(lambda: popup.panel.similar_to == str(source) and popup.panel.model.query == ""
+                 and popup.panel.model.rowCount())
+    assert popup.panel.model.hit(0).path.parent.name == "tax"
+    _shot(popup, "quick-search-find-similar")
+    popup.close()

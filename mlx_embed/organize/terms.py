@@ -87,9 +87,11 @@ def _without_names(text: str) -> str:
     return "\n".join(out)
 
 
-NAME_CANDIDATES = 20     # best c-TF-IDF candidates a name is chosen from
-NAME_MEANING = 0.5       # share of closeness to the group centre in a candidate's score (with a model)
+NAME_CANDIDATES = 15     # best c-TF-IDF words a name is chosen from ...
+NAME_PHRASES = 10        # ... and best two- or three-word phrases
+NAME_MEANING = 0.9       # share of closeness to the group centre in a candidate's score (with a model)
 NAME_MMR = 0.6           # maximal marginal relevance: weight of relevance against redundancy
+NAME_SECOND = 0.7       # a second term joins the title only at this relevance (0..1) or more
 NAME_CHARS = 48          # longest label
 UNSAFE = re.compile(r'[,/\\:*?"<>|\x00-\x1f\x7f]')
 RESERVED = frozenset("con prn aux nul com1 com2 com3 com4 com5 com6 com7 com8 com9 lpt1 lpt2 lpt3 lpt4 lpt5 "
@@ -170,7 +172,7 @@ def choose_terms(cands: list[str], relevance: np.ndarray, vectors: np.ndarray | 
     while len(chosen) < n:
         best, best_score = None, -np.inf
         for i, c in enumerate(cands):
-            if i in chosen or any(set(c.split()) & set(cands[j].split()) for j in chosen):
+            if i in chosen or any(_overlap(c, cands[j]) for j in chosen):
                 continue
             if chosen and vectors is not None:
                 redundancy = max(float(vectors[i] @ vectors[j]) for j in chosen)
@@ -179,10 +181,30 @@ def choose_terms(cands: list[str], relevance: np.ndarray, vectors: np.ndarray | 
             score = NAME_MMR * rel[i] - (1 - NAME_MMR) * redundancy
             if score > best_score:
                 best, best_score = i, score
-        if best is None or (chosen and rel[best] < 0.25):   # a weak second term adds nothing
+        if best is None or (chosen and rel[best] < NAME_SECOND):   # a weak second term adds nothing
             break
         chosen.append(best)
     return [cands[i] for i in chosen]
+
+
+def _named(word: str) -> bool:
+    """A word written as a name: lower case, capitalised, an acronym of up to 5 letters, or a capitalised
+    name with capitals inside ("CMake"); not a code identifier ("assertEqual") or shouting ("SOFTWARE")."""
+    return (word.islower() or (word[:1].isupper() and (word[1:].islower() or len(word) <= 5 or word[1:2].isupper()
+                                                     and not word.isupper())))
+
+
+def _code_like(term: str, texts: list[str]) -> bool:
+    """The files write this term mostly as a code identifier or in shouting capitals."""
+    forms = Counter(m for t in texts for m in re.findall(r"(?i)\b" + r"[\s-]+".join(re.escape(w) for w in term.split())
+                                                         + r"\b", t))
+    odd = sum(n for f, n in forms.items() if not all(_named(w) for w in re.split(r"[\s-]+", f)))
+    return odd > 0.5 * max(1, sum(forms.values()))
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Two terms share a word, or a word's first five letters ("encoded" and "encoding")."""
+    return any(x == y or (len(x) >= 5 and len(y) >= 5 and x[:5] == y[:5]) for x in a.split() for y in b.split())
 
 
 def _name_label(files: list[Path]) -> str:
@@ -211,24 +233,69 @@ def name_clusters(clusters: list, labels: np.ndarray, texts: Sequence[str] | Non
     vocab = scores = shares = None
     if texts is not None and ids:
         vocab, scores, shares = _phrase_scores(texts, labels, ids)
+    centres = None
+    if embed is not None and vectors is not None:
+        v = np.asarray(vectors, np.float32)
+        centres = np.stack([v[labels == i].mean(axis=0) for i in ids])
+        centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
     for row, c in enumerate(clusters):
         c.terms = terms.get(c.id, [])
         title = ""
         if vocab is not None:
-            need = 1 / 3 if (labels == c.id).sum() > 1 else 1
+            members = labels == c.id
+            need = 1 / 3 if members.sum() > 1 else 1
             score = scores[row] * (shares[row] >= need)
-            top = [i for i in np.argsort(-score, kind="stable")[:NAME_CANDIDATES] if score[i] > 0]
+            ranked = [i for i in np.argsort(-score, kind="stable") if score[i] > 0]
+            # phrases score lower than words on counts alone: the best of each kind compete on meaning
+            top = [i for i in ranked if " " not in vocab[i]][:NAME_CANDIDATES] + \
+                [i for i in ranked if " " in vocab[i]][:NAME_PHRASES]
+            group_texts = [t for t, m in zip(texts, members) if m]
+            top = [i for i in top if not _code_like(str(vocab[i]), group_texts)]
             if top:
                 cands = [str(vocab[i]) for i in top]
-                rel = score[top] / score[top].max()
+                rel = _norm(score[top])
                 emb = None
-                if embed is not None and vectors is not None:
+                if centres is not None:
                     emb = np.asarray(embed(cands), dtype=np.float32)
                     emb /= np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
-                    centre = np.asarray(vectors, np.float32)[labels == c.id].mean(axis=0)
-                    close = emb @ (centre / max(float(np.linalg.norm(centre)), 1e-12))
-                    close = (close - close.min()) / max(float(np.ptp(close)), 1e-12)
-                    rel = (1 - NAME_MEANING) * rel + NAME_MEANING * close
-                title = group_title(choose_terms(cands, rel, emb))
+                    sims = emb @ centres.T                     # (candidates, groups)
+                    own = sims[:, row]
+                    # close to this group's centre, and closer to it than to the other groups' centres
+                    other = np.delete(sims, row, axis=1).max(axis=1) if len(ids) > 1 else np.zeros_like(own)
+                    rel = (1 - NAME_MEANING) * rel + NAME_MEANING * _norm(own + (own - other))
+                title = group_title([_surface(t, group_texts) for t in _as_phrase(choose_terms(cands, rel, emb),
+                                                                                     group_texts)])
         c.label = safe_folder_name(title or _name_label(c.files) or f"Group {c.id + 1}", f"Group {c.id + 1}")
     _dedupe_labels(clusters)
+
+
+def _norm(x: np.ndarray) -> np.ndarray:
+    return (x - x.min()) / max(float(np.ptp(x)), 1e-12) if len(x) else x
+
+
+def _as_phrase(chosen: list[str], texts: list[str]) -> list[str]:
+    """Two chosen words that the group's files write side by side ("debian" and "changelog" as "Debian
+    changelog") become that one phrase, in the order the files use most."""
+    if len(chosen) != 2 or " " in chosen[0] + chosen[1]:
+        return chosen
+    a, b = chosen
+    joined = "\n".join(texts)
+    counts = {f"{x} {y}": len(re.findall(rf"(?i)\b{re.escape(x)}[\s-]+{re.escape(y)}\b", joined)) for x, y in ((a, b), (b, a))}
+    best = max(counts, key=counts.get)
+    return [best] if counts[best] >= max(2, len(texts) / 3) else chosen
+
+
+def _surface(term: str, texts: list[str]) -> str:
+    """The term as the files write it most often: "JSON", "CMake", "HTTP"; lower case if they mostly do."""
+    forms = Counter(" ".join(m.split()) for t in texts
+                    for m in re.findall(r"(?i)\b" + r"[\s-]+".join(re.escape(w) for w in term.split()) + r"\b", t))
+    if not forms:
+        return term
+    form, _ = forms.most_common(1)[0]
+    # an acronym or a name with capitals inside ("JSON", "CMake", "AWS IAM") the files also write in lower case
+    cased = [(f, n) for f, n in forms.items() if all(_named(w) for w in f.split()) and any(w[1:2].isupper() for w in f.split())]
+    if cased and max(n for _, n in cased) >= 0.1 * sum(forms.values()):
+        return max(cased, key=lambda fn: fn[1])[0]
+    if form[:1].isupper() and not form[1:2].isupper() and form.lower() == form[:1].lower() + form[1:]:
+        return term                       # "Copyright" at a line start is not a name: keep lower case
+    return form
