@@ -297,3 +297,29 @@ def test_popup_key_turns_the_selection_into_find_similar(app_session, qtbot):
     assert popup.panel.model.hit(0).path.parent.name == "tax"
     _shot(popup, "quick-search-find-similar")
     popup.close()
+
+
+def test_file_dropped_on_the_window_finds_similar(qapp, built, minilm_path, tmp_path):
+    pytest.importorskip("PySide6")
+    from app.config import AppSettings
+    from app.main import build, start
+    from tests.test_app import drop
+
+    settings = AppSettings(tmp_path / "settings.ini")
+    settings.model, settings.index_location, settings.excludes = str(minilm_path), str(built / "ix"), []
+    session, window, tray = build(settings, tray=False, app=qapp)
+    try:
+        window.resize(1000, 640)
+        window.show()
+        start(session, window)
+        assert _wait(lambda: session.index is not None, 120)
+        source = built / "docs" / "tax" / "note2.txt"
+        assert drop(window, [source])
+        view = window.views["search"]
+        assert _wait(lambda: view.similar_to == str(source) and view.model.rowCount(), 60)
+        assert window.stack.currentWidget() is view and view.model.hit(0).path.parent.name == "tax"
+        _shot(window, "window-drop-file-find-similar")
+    finally:
+        session.shutdown()
+        window.close()
+        tray.popup_widget.close()
