@@ -175,52 +175,69 @@ def quality(do_tune: bool) -> dict:
 
 
 def latency() -> list[dict]:
-    from bench.search import synthetic
     from mlx_embed.index import Index
-    from mlx_embed.index.store import Store, encode_vectors
 
     out = []
     rng = np.random.default_rng(3)
     words = [f"w{i}" for i in range(20000)] + "contract landlord renewal invoice tax garden report meeting".split()
     for dim in (384, 1024):
         n, per_file = 100_000, 10
-        tmp = Path(tempfile.mkdtemp())
-        store = Store(tmp / "ix")
-        vecs = synthetic(n, dim, clusters=500)
-        with store.write() as db:
-            db.execute("INSERT INTO folders(id, path, added) VALUES (1, '/bench', 0)")
-            for f in range(n // per_file):
-                db.execute("INSERT INTO files(id, path, folder_id, kind, size, mtime_ns, status, chunks, hash) "
-                           "VALUES (?, ?, 1, 'text', 1000, ?, 'indexed', ?, ?)",
-                           (f + 1, f"/bench/doc{f}.txt", f * 10**9, per_file, f"h{f}"))
-            blobs = encode_vectors(vecs, False)
-            for i in range(n):
-                text = " ".join(rng.choice(words, 40))
-                cid = db.execute('INSERT INTO chunks(file_id, seq, start, "end", page, text) VALUES (?, ?, 0, ?, NULL, ?)',
-                                 (i // per_file + 1, i % per_file, len(text), text)).lastrowid
-                db.execute("INSERT INTO vectors(chunk_id, file_id, vec) VALUES (?, ?, ?)", (cid, i // per_file + 1, blobs[i]))
-            store.set("model", {"name": "synthetic", "dim": dim, "fingerprint": "x", "path": "/none"})
-            store.bump()
-        store.close()
+        tmp = CACHE / f"synthetic-{n}-{dim}"
+        if not (tmp / "ix" / "index.db").exists():
+            _synthetic_index(tmp, n, dim, per_file, rng, words)
         ix = Index(tmp / "ix", None)
         t = time.perf_counter()
         ix.similar("/bench/doc0.txt", k=10)
         first = (time.perf_counter() - t) * 1000
-        times = []
+        times, search_times = [], []
         for f in rng.integers(1, n // per_file, 30):
             t = time.perf_counter()
             res = ix.similar(f"/bench/doc{f}.txt", k=10)
             times.append((time.perf_counter() - t) * 1000)
             assert res.results and res.stored
+            # interleaved: a hybrid search on the same index (its query vector given), for a ratio that
+            # survives a loaded machine (bench/search.py's figure for it is from an idle one)
+            q = ix.store.file_chunks(f + 1, False)[1][0]
+            t = time.perf_counter()
+            ix._searcher.search("tax invoice report", q, k=10)
+            search_times.append((time.perf_counter() - t) * 1000)
         assert ix._model is None                     # no model was loaded, let alone run
         row = {"chunks": n, "dim": dim, "first_call_ms": round(first, 1),
                "p50_ms": round(float(np.percentile(times, 50)), 1), "p95_ms": round(float(np.percentile(times, 95)), 1),
-               "goal_ms": 100, "meets_goal": float(np.percentile(times, 95)) < 100}
+               "goal_ms": 100, "meets_goal": float(np.percentile(times, 95)) < 100,
+               "hybrid_search_p50_ms_same_moment": round(float(np.percentile(search_times, 50)), 1),
+               "ratio_to_search_p50": round(float(np.percentile(times, 50) / np.percentile(search_times, 50)), 2),
+               "load": round(os.getloadavg()[0], 1)}
         print(f"similar on an indexed file, {n:,} chunks ({dim}-d): first call {row['first_call_ms']} ms (builds "
-              f"the per-file means), then p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms", flush=True)
+              f"the per-file means), then p50 {row['p50_ms']} ms, p95 {row['p95_ms']} ms; a hybrid search on the "
+              f"same index meanwhile p50 {row['hybrid_search_p50_ms_same_moment']} ms (load {row['load']})", flush=True)
         out.append(row)
         ix.close()
     return out
+
+
+def _synthetic_index(tmp: Path, n: int, dim: int, per_file: int, rng, words) -> None:
+    """An index file of n synthetic chunks (per_file per file) as bench/search.py builds it."""
+    from bench.search import synthetic
+    from mlx_embed.index.store import Store, encode_vectors
+
+    store = Store(tmp / "ix")
+    vecs = synthetic(n, dim, clusters=500)
+    with store.write() as db:
+        db.execute("INSERT INTO folders(id, path, added) VALUES (1, '/bench', 0)")
+        for f in range(n // per_file):
+            db.execute("INSERT INTO files(id, path, folder_id, kind, size, mtime_ns, status, chunks, hash) "
+                       "VALUES (?, ?, 1, 'text', 1000, ?, 'indexed', ?, ?)",
+                       (f + 1, f"/bench/doc{f}.txt", f * 10**9, per_file, f"h{f}"))
+        blobs = encode_vectors(vecs, False)
+        for i in range(n):
+            text = " ".join(rng.choice(words, 40))
+            cid = db.execute('INSERT INTO chunks(file_id, seq, start, "end", page, text) VALUES (?, ?, 0, ?, NULL, ?)',
+                             (i // per_file + 1, i % per_file, len(text), text)).lastrowid
+            db.execute("INSERT INTO vectors(chunk_id, file_id, vec) VALUES (?, ?, ?)", (cid, i // per_file + 1, blobs[i]))
+        store.set("model", {"name": "synthetic", "dim": dim, "fingerprint": "x", "path": "/none"})
+        store.bump()
+    store.close()
 
 
 def main() -> None:

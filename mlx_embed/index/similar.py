@@ -48,6 +48,7 @@ from .search.query import FileFilter, parse_query
 from .search.results import Passage, SearchResult, make_passage
 
 CANDIDATES = 150            # files taken by mean-vector closeness
+RESCORE = 60                # the best of them by the vector signals get the word and name signals
 PROBE_CHUNKS, PROBE_DEPTH = 4, 100   # source chunks whose nearest chunks add candidates, and how many each
 SOURCE_CHUNKS = 32          # at most this many source chunks (spread) are compared chunk by chunk
 EMBED_CHUNKS = 64           # an outside file: at most this many chunks embedded (spread over it)
@@ -110,11 +111,14 @@ class _Files:
         counts = np.bincount(cf[live], minlength=n_files)
         self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         self.counts = counts
-        pick = sp.csr_matrix((np.ones(len(live), np.float32), (cf[live], live)), shape=(n_files, vi.n))
-        means = np.zeros((n_files, vi.dim), np.float32)
-        for s in range(0, vi.n, 65536):                 # blocks: no float32 copy of a float16 index
-            e = min(vi.n, s + 65536)
-            means += pick[:, s:e] @ rows_f32(vi, np.arange(s, e))
+        pick = sp.csc_matrix((np.ones(len(live), np.float32), (cf[live], live)), shape=(n_files, vi.n))
+        if vi.f32 is not None:
+            means = np.asarray(pick @ vi.f32, dtype=np.float32)
+        else:
+            means = np.zeros((n_files, vi.dim), np.float32)
+            for s in range(0, vi.n, 65536):             # blocks: no float32 copy of a float16 index
+                e = min(vi.n, s + 65536)
+                means += pick[:, s:e] @ rows_f32(vi, np.arange(s, e))
         self.means = means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
         first = np.full(n_files, -1, np.int64)
         lead = np.flatnonzero(searcher.lead & (cf >= 0))
@@ -122,6 +126,7 @@ class _Files:
         self.first = first
         self.where = {p: i for i, p in enumerate(searcher.file_paths)}
         self.terms: dict[int, Counter] = {}             # file position -> word counts (filled on demand)
+        self.names: dict[int, set[str]] = {}            # file position -> its name's words (on demand)
 
 
 _CACHE: "weakref.WeakKeyDictionary[Any, _Files]" = weakref.WeakKeyDictionary()
@@ -239,10 +244,12 @@ def _name_words(path: Path) -> set[str]:
     return {w.lower() for w in NAME_PART.findall(path.stem) if len(w) >= 3 and not w.isdigit()}
 
 
-def _name(src: Path, other: Path) -> float:
-    a, b = _name_words(src), _name_words(other)
+def _name(src: Path, a: set[str], other: str, files: "_Files", pos: int) -> float:
+    b = files.names.get(pos)
+    if b is None:
+        b = files.names[pos] = _name_words(Path(other))
     shared = len(a & b) / len(a | b) if a and b else 0.0
-    return 0.5 * shared + 0.5 * float(src.parent == other.parent)
+    return 0.5 * shared + 0.5 * float(str(src.parent) == os.path.dirname(other))
 
 
 def _segment_max(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -280,9 +287,16 @@ def find_similar(index, path, k: int = 10, folder=None, kinds=None, weights: dic
         return Similar(src.path, [], [], src.stored, time.perf_counter() - t0)
     cand = set(np.argpartition(-ranked, take - 1)[:take].tolist()) if take < n_files else set(np.flatnonzero(allowed).tolist())
     chunk_mask = (searcher.chunk_file >= 0) & allowed[np.maximum(searcher.chunk_file, 0)]
-    for q in src.vectors[_spread(len(src.vectors), PROBE_CHUNKS)]:
-        rows, _ = vi.top(q, PROBE_DEPTH, chunk_mask)
-        cand.update(searcher.chunk_file[rows].tolist())
+    probes = src.vectors[_spread(len(src.vectors), PROBE_CHUNKS)]
+    if vi.f32 is not None:          # one pass over the vectors for all probes
+        best = np.where(chunk_mask, (vi.f32 @ probes.T).max(axis=1), -np.inf)
+        depth = min(PROBE_DEPTH * len(probes), int(chunk_mask.sum()))
+        if depth:
+            cand.update(searcher.chunk_file[np.argpartition(-best, depth - 1)[:depth]].tolist())
+    else:
+        for q in probes:
+            rows, _ = vi.top(q, PROBE_DEPTH, chunk_mask)
+            cand.update(searcher.chunk_file[rows].tolist())
     cand_pos = np.array(sorted(c for c in cand if allowed[c]), dtype=np.int64)
 
     # chunk by chunk: every chunk of every candidate against the source's chunks
@@ -297,11 +311,22 @@ def find_similar(index, path, k: int = 10, folder=None, kinds=None, weights: dic
         "mean": mean_sim[cand_pos],
         "max": _segment_max(row_best, starts),
         "chamfer": 0.5 * (per_src.mean(axis=1) + to_src),
-        "first": np.array([float(rows_f32(vi, np.array([files.first[c]]))[0] @ src.vectors[0])
-                           if files.first[c] >= 0 else 0.0 for c in cand_pos], np.float32),
+        "first": np.where(files.first[cand_pos] >= 0,
+                          rows_f32(vi, np.maximum(files.first[cand_pos], 0)) @ src.vectors[0], 0.0).astype(np.float32),
     }
-    paths = [Path(searcher.file_paths[c]) for c in cand_pos]
-    signals["name"] = np.array([_name(src.path, p) for p in paths], np.float32)
+    # words and names (slower: Python over text) for the best candidates by the vector signals only
+    pre = sum(weights.get(name, 0.0) * values for name, values in signals.items())
+    keep = np.sort(np.argsort(-pre, kind="stable")[:max(RESCORE, 2 * k)])
+    cand_pos, starts_all = cand_pos[keep], starts
+    signals = {name: values[keep] for name, values in signals.items()}
+    per_file = [(starts_all[i], starts_all[i + 1] if i + 1 < len(starts_all) else len(rows)) for i in keep]
+    rows_kept = np.concatenate([rows[a:b] for a, b in per_file])
+    sims = np.concatenate([sims[a:b] for a, b in per_file])
+    starts = np.concatenate([[0], np.cumsum([b - a for a, b in per_file])[:-1]]).astype(np.int64)
+    rows = rows_kept
+    src_words = _name_words(src.path)
+    signals["name"] = np.array([_name(src.path, src_words, searcher.file_paths[c], files, int(c))
+                                for c in cand_pos], np.float32)
     signals["lexical"] = lexical = _lexical_signal(index, files, searcher, src, cand_pos)
     score = sum(weights.get(name, 0.0) * values for name, values in signals.items())
 

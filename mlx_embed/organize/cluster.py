@@ -86,7 +86,7 @@ N_CENTRAL = 3
 @dataclass
 class Cluster:
     id: int
-    label: str                     # short human label, e.g. "loop, future, transport"
+    label: str                     # a title, safe as a folder name, e.g. "Event loop and coroutine"
     terms: list[str]               # distinctive terms, best first
     files: list[Path]              # members, most central first
     central: list[Path]            # the N_CENTRAL most central members
