@@ -44,7 +44,7 @@ from mlx_embed.index import similar as S  # noqa: E402
 CACHE = Path(tempfile.gettempdir()) / "mlx-embed-bench-similar"
 SETS = {"corpus (dev)": "organize_corpus", "devset (dev)": "organize_devset", "validation": "organize_validation"}
 HEAD_BYTES = 5000           # each file's first 5,000 bytes are indexed (about 5 chunks of 256 tokens)
-SIGNALS = ("mean", "max", "chamfer", "first", "lexical", "name")
+SIGNALS = ("mean", "max", "chamfer", "first", "lexical", "name", "prf")
 
 
 def minilm() -> Path:
@@ -128,18 +128,19 @@ def baselines(ix, truth) -> dict:
     return out
 
 
-def tune(dev: list[dict]) -> dict:
-    grid = {"mean": [0, 0.2, 0.4], "max": [0, 0.2], "chamfer": [0, 0.2, 0.4, 0.6], "first": [0, 0.1, 0.2],
-            "lexical": [0, 0.3, 0.5, 0.7, 1.0], "name": [0.05]}
+def tune(dev: list[dict], goals: list[float]) -> dict:
+    # the name weight stays 0.05, untuned: the dev sets' names are neutral (devset) or leak the group (corpus)
+    grid = {"mean": [0, 0.2], "max": [0, 0.2], "chamfer": [0, 0.2, 0.4], "first": [0, 0.1, 0.2],
+            "lexical": [0, 0.3, 0.5, 0.7, 1.0], "name": [0.05], "prf": [0, 0.2, 0.4, 0.8, 1.2]}
     best, best_w = -1.0, None
     for combo in itertools.product(*grid.values()):
         w = dict(zip(grid, combo))
         if not any(w[s] for s in ("mean", "max", "chamfer", "first")):
             continue
-        got = min(p_at_5(d, w) for d in dev)           # the worse of the dev sets: good on both
+        got = min(p_at_5(d, w) - g for d, g in zip(dev, goals))   # the margin over the goal on both sets
         if got > best + 1e-9:
             best, best_w = got, w
-    print(f"  best weights on the dev sets (worse-set p@5 {best:.3f}): {best_w}")
+    print(f"  best weights on the dev sets (smaller margin over the goal {best:+.3f}): {best_w}")
     return best_w
 
 
@@ -157,9 +158,15 @@ def quality(do_tune: bool) -> dict:
             rows[name][f"signal {s} alone"] = p_at_5(data[name], {s: 1.0})
         ix.close()
     if do_tune:
-        S.WEIGHTS.update(tune([data[n] for n in SETS if "dev" in n]))
-    for name in SETS:
+        dev = [n for n in SETS if "dev" in n]
+        S.WEIGHTS.update(tune([data[n] for n in dev], [max(rows[n]["TF-IDF neighbours"],
+                                                           rows[n]["one vector per file (mean)"]) + 0.03 for n in dev]))
+    for name, module in SETS.items():
         rows[name]["mlx-embed similar"] = p_at_5(data[name], S.WEIGHTS)
+        ix, truth = indexed_set(name, module)        # the same, through the real call with k=5
+        rows[name]["mlx-embed similar, k=5 calls"] = float(np.mean(
+            [np.mean([truth.get(m.path) == truth[p] for m in ix.similar(p, k=5).results]) for p in sorted(truth)]))
+        ix.close()
         base = max(rows[name]["TF-IDF neighbours"], rows[name]["one vector per file (mean)"])
         rows[name]["goal"] = round(base + 0.03, 3)
         rows[name]["meets_goal"] = rows[name]["mlx-embed similar"] >= base + 0.03

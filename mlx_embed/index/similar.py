@@ -48,6 +48,7 @@ from .search.query import FileFilter, parse_query
 from .search.results import Passage, SearchResult, make_passage
 
 CANDIDATES = 150            # files taken by mean-vector closeness
+PRF_TOP = 5                 # pseudo-relevance feedback: the first pass's best files that refine the second
 RESCORE = 60                # the best of them by the vector signals get the word and name signals
 PROBE_CHUNKS, PROBE_DEPTH = 4, 100   # source chunks whose nearest chunks add candidates, and how many each
 SOURCE_CHUNKS = 32          # at most this many source chunks (spread) are compared chunk by chunk
@@ -55,7 +56,7 @@ EMBED_CHUNKS = 64           # an outside file: at most this many chunks embedded
 LEX_CHARS = 6000            # text per file for the lexical profile
 DUPLICATE = (0.97, 0.9)     # chamfer and lexical cosine at or above these (and chunk counts within 20%):
                             # a near-identical copy (one word changed in a one-line note: 0.975 and 0.92)
-WEIGHTS = {"mean": 0.3, "max": 0.0, "chamfer": 0.4, "first": 0.1, "lexical": 0.5, "name": 0.05}
+WEIGHTS = {"mean": 0.0, "max": 0.2, "chamfer": 0.0, "first": 0.2, "lexical": 0.5, "name": 0.05, "prf": 0.2}
 ROCCHIO = (1.0, 0.75, 0.25)  # alpha (the query), beta (more like), gamma (less like)
 WORD = re.compile(r"(?u)\b[^\W\d_]{3,}\b")
 NAME_PART = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
@@ -329,6 +330,11 @@ def find_similar(index, path, k: int = 10, folder=None, kinds=None, weights: dic
                                 for c in cand_pos], np.float32)
     signals["lexical"] = lexical = _lexical_signal(index, files, searcher, src, cand_pos)
     score = sum(weights.get(name, 0.0) * values for name, values in signals.items())
+    # pseudo-relevance feedback: the source's mean moved towards its PRF_TOP best files' means, then
+    # each candidate's closeness to that (a file like the source's neighbours is likely like the source)
+    top = cand_pos[np.argsort(-score, kind="stable")[:PRF_TOP]]
+    signals["prf"] = files.means[cand_pos] @ _unit(mean + files.means[top].mean(axis=0))
+    score = score + weights.get("prf", 0.0) * signals["prf"]
 
     fids = [int(searcher.file_ids[c]) for c in cand_pos]
     hashes = index.store.file_hashes(fids) if src.digest else {}
