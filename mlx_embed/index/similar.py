@@ -18,9 +18,13 @@ chunks (spread over the file). Each candidate is scored on these signals (all co
 - first:   the first chunks (titles, headers and summaries tend to open a file);
 - lexical: TF-IDF cosine of the sampled texts (sublinear tf, words of 3+ letters, English stop words,
            as clustering's lexical block), IDF over the source and the candidates;
-- name:    shared words of the file names (split at _ - . and case changes), and the same folder.
+- name:    shared words of the file names (split at _ - . and case changes), and the same folder;
+- prf:     pseudo-relevance feedback: closeness to the source's mean moved towards the mean vectors of
+           the PRF_TOP best files of a first pass (a file like the source's neighbours is likely like it).
+lexical and name (Python over text) are computed for the RESCORE best candidates by the vector signals.
 The score is a weighted sum (WEIGHTS, chosen on the organise dev sets by bench/similar.py: precision@5
-of same-group neighbours; see its docstring and the README for the figures).
+of same-group neighbours; see its docstring and the README for the figures). Measured there: mean and
+chamfer add nothing once max, first, lexical and prf are in (weight 0; chamfer still finds copies).
 
 Near-identical copies (same bytes, or chamfer and lexical cosine >= DUPLICATE with a similar number of chunks)
 are not results: they are listed apart in `Similar.duplicates`. Each result carries the best-matching
