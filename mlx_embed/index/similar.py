@@ -298,10 +298,9 @@ def find_similar(index, path, k: int = 10, folder=None, kinds=None, weights: dic
         depth = min(PROBE_DEPTH * len(probes), int(chunk_mask.sum()))
         if depth:
             cand.update(searcher.chunk_file[np.argpartition(-best, depth - 1)[:depth]].tolist())
-    else:
-        for q in probes:
-            rows, _ = vi.top(q, PROBE_DEPTH, chunk_mask)
-            cand.update(searcher.chunk_file[rows].tolist())
+    else:                           # float16 / bits (a large index): one pass with the source's mean
+        rows, _ = vi.top(mean, PROBE_DEPTH * len(probes), chunk_mask)
+        cand.update(searcher.chunk_file[rows].tolist())
     cand_pos = np.array(sorted(c for c in cand if allowed[c]), dtype=np.int64)
 
     # chunk by chunk: every chunk of every candidate against the source's chunks
