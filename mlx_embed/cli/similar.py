@@ -41,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
     for i, m in enumerate(found.results, 1):
         print(f"{i:>2}. {m.path}  {m.score:.3f}")
         if m.passage is not None and m.source_passage is not None:
-            print("    here:  " + _short(m.passage.text))
-            print("    there: " + _short(m.source_passage.text))
+            print("    match:  " + _short(m.passage.text))
+            print("    source: " + _short(m.source_passage.text))
     print(f"{len(found.results)} files in {found.seconds * 1000:.0f} ms", file=sys.stderr)
     return 0
 
