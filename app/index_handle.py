@@ -138,8 +138,32 @@ class IndexHandle:
                             tuple(r.matched), tuple(Path(p) for p in getattr(r, "copies", ()))))
         return hits
 
+    def similar(self, path: str, k: int = 20, folder=None, kinds=None) -> tuple[list[Hit], list[Path]]:
+        """Files like `path` (Index.similar) as hits, and its near-identical copies (not hits)."""
+        found = self.ix.similar(path, k=k, folder=folder, kinds=kinds)
+        hits = [Hit(m.path, m.path.name, m.kind, m.modified, m.score,
+                    passage_html(m.passage) if m.passage is not None else "", m.passage.page if m.passage else None,
+                    ("similar",)) for m in found.results]
+        return hits, [m.path for m in found.duplicates]
+
+    def refine(self, query: str, more: list[str], less: list[str], k: int = 20, folder=None, kinds=None,
+               modified_after=None) -> list[Hit]:
+        """`search` moved towards `more` and away from `less` (Index.refine, "more / less like this")."""
+        return _hits(self.ix.refine(query, more, less, k=k, folder=folder, kinds=kinds,
+                                    modified_after=modified_after, passages=1))
+
     def close(self) -> None:
         self.ix.close()
+
+
+def _hits(results) -> list[Hit]:
+    hits = []
+    for r in results:
+        best = r.passages[0] if r.passages else None
+        hits.append(Hit(Path(r.path), Path(r.path).name, r.kind, r.modified, float(r.score),
+                        passage_html(best) if best is not None else "", best.page if best is not None else None,
+                        tuple(r.matched)))
+    return hits
 
 
 def _index_settings(model, settings) -> dict:

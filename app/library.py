@@ -231,7 +231,7 @@ def cluster_paths(model, paths: list[str], k: int | None, method: str, index, ct
         reasons = "; ".join(f"{Path(p).name}: {r}" for p, r in list(fv.skipped.items())[:3])
         raise InvalidArgumentError(f"None of the files has readable text ({reasons}). Choose text documents.")
     ctx.report(len(fv), len(fv), "Grouping…")
-    result = cluster_files(fv, k=k, method=method)
+    result = cluster_files(fv, k=k, method=method, embed=lambda terms: model.encode(terms, task="clustering"))
     ctx.check()
     groups = [Group(c.id, c.label, [str(p) for p in c.files], [str(p) for p in c.central],
                     [str(p) for p in c.outliers]) for c in result.clusters]

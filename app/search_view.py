@@ -2,12 +2,17 @@
 
 Keys: type to search; Up/Down (and PgUp/PgDn) move through results; Enter or Ctrl/Cmd+O opens;
 Ctrl/Cmd+Enter reveals in the file manager; Ctrl/Cmd+Shift+C copies the path; Esc clears the field.
+Ctrl/Cmd+Shift+F finds files similar to the selected result (or to a file dropped on the window);
+Ctrl/Cmd+Shift+M / Ctrl/Cmd+Shift+L refine the search: more / less like the selected result (Rocchio in
+the library); Esc returns from either to the plain query.
 `SearchPanel` is shared with the menu-bar popup (compact=True: no filters, fewer results).
 """
 
 from __future__ import annotations
 
 import time
+from html import escape
+from pathlib import Path
 
 from PySide6.QtCore import QEvent, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QFont, QKeySequence, QPalette, QTextDocument
@@ -116,6 +121,9 @@ class SearchPanel(QWidget):
         self.request_id = 0
         self.last_query = ""
         self.results_shown = 0        # how many result sets were shown (tests and the status line use it)
+        self.similar_to: str | None = None          # showing files like this one, not the query's results
+        self.more: list[str] = []                   # "more like this" / "less like this" files of the query
+        self.less: list[str] = []
         self.model = SearchResultsModel(self)
 
         self.field = QLineEdit(placeholderText="Search your files by meaning or by name…")
@@ -170,12 +178,18 @@ class SearchPanel(QWidget):
             row.addStretch(1)
             layout.addLayout(row)
             session.folders_changed.connect(self._folders)
+        self.header = QLabel(objectName="refineHeader", wordWrap=True, visible=False)
+        self.header.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(self.header)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.status)
 
         self.open_action = self._action("Open", QKeySequence.StandardKey.Open, self.open_current)
         self.reveal_action = self._action("Reveal in File Manager", QKeySequence("Ctrl+Return"), self.reveal_current)
         self.copy_action = self._action("Copy Path", QKeySequence("Ctrl+Shift+C"), self.copy_current)
+        self.similar_action = self._action("Find Similar", QKeySequence("Ctrl+Shift+F"), lambda: self.find_similar())
+        self.more_action = self._action("More Like This", QKeySequence("Ctrl+Shift+M"), lambda: self.refine(True))
+        self.less_action = self._action("Less Like This", QKeySequence("Ctrl+Shift+L"), lambda: self.refine(False))
         session.index_changed.connect(self._rerun_if_any)
         session.indexing_finished.connect(lambda _s: self._rerun_if_any())
         self.indexed_files: int | None = None     # from the last folder rows: what the hint promises
@@ -193,6 +207,8 @@ class SearchPanel(QWidget):
 
     # --- querying -------------------------------------------------------------------------------
     def _typed(self, text: str) -> None:
+        if self.similar_to or self.more or self.less:   # typing starts a new plain query
+            self._leave_refinement()
         if not text.strip():
             self.timer.stop()
             self.runner_cancel()
@@ -219,7 +235,10 @@ class SearchPanel(QWidget):
         if self.session.index is None:
             self.status.setText("Choose a model and add a folder first (Folders).")
             return
-        task = self.session.search(self.channel, query, self.k, **self.filters())
+        if self.more or self.less:
+            task = self.session.refine(self.channel, query, self.more, self.less, self.k, **self.filters())
+        else:
+            task = self.session.search(self.channel, query, self.k, **self.filters())
         if task is None:
             return
         self.request_id = task.request_id
@@ -230,7 +249,9 @@ class SearchPanel(QWidget):
             self.status.setText("Searching…")
 
     def _rerun_if_any(self) -> None:
-        if self.field.text().strip():
+        if self.similar_to:
+            self.find_similar(self.similar_to)
+        elif self.field.text().strip():
             self._run_query()
 
     def _results(self, request_id: int, payload, query: str) -> None:
@@ -326,7 +347,77 @@ class SearchPanel(QWidget):
         self.list.setCurrentIndex(self.list.indexAt(pos))
         menu = QMenu(self)
         menu.addActions([self.open_action, self.reveal_action, self.copy_action])
+        menu.addSeparator()
+        menu.addAction(self.similar_action)
+        if self.last_query and not self.similar_to:      # refining needs a query to refine
+            menu.addActions([self.more_action, self.less_action])
         menu.exec(self.list.viewport().mapToGlobal(pos))
+
+    # --- find similar, more / less like this -------------------------------------------------------
+    def find_similar(self, path: str | None = None) -> None:
+        """Show the files like `path` (default: the selected result) in place of the results."""
+        path = path or self.current_path()
+        if not path or self.session.index is None:
+            return
+        f = self.filters()
+        task = self.session.similar(self.channel, path, self.k, folder=f.get("folder"), kinds=f.get("kinds"))
+        if task is None:
+            return
+        self.similar_to, self.more, self.less = path, [], []
+        self.request_id = task.request_id
+        self._set_header(f"Files like <b>{escape(Path(path).name)}</b>")
+        task.signals.finished.connect(lambda rid, payload, p=path: self._similar_results(rid, payload, p))
+        task.signals.failed.connect(self._failed)
+        self.status.setText("Looking for similar files…")
+
+    def _similar_results(self, request_id: int, payload, path: str) -> None:
+        if request_id != self.request_id:
+            return
+        found, seconds = payload
+        hits, copies = found
+        self.model.set_hits(hits, "")
+        self.results_shown += 1
+        if hits:
+            self.list.setCurrentIndex(self.model.index(0))
+        copies_text = (f" · {len(copies)} near-identical cop{'y' if len(copies) == 1 else 'ies'} not shown: "
+                       + ", ".join(escape(p.name) for p in copies[:3])) if copies else ""
+        self._set_header(f"Files like <b>{escape(Path(path).name)}</b>{copies_text} · Esc returns to your search")
+        self.status.setText(f"{len(hits)} similar file{'s' if len(hits) != 1 else ''} in {seconds * 1000:.0f} ms"
+                            if hits else f"No other indexed file is like {Path(path).name}.")
+
+    def refine(self, more: bool) -> None:
+        """"More / less like this": the selected result pulls the query's vector towards it, or away."""
+        path = self.current_path()
+        if not path or not self.last_query or self.similar_to:
+            return
+        target, other = (self.more, self.less) if more else (self.less, self.more)
+        if path in other:                   # changed its mind about this file
+            other.remove(path)
+        if path not in target:
+            target.append(path)
+        names = lambda paths: ", ".join(escape(Path(p).name) for p in paths)  # noqa: E731
+        parts = [f"“{escape(self.last_query)}”"] + ([f"more like {names(self.more)}"] if self.more else []) \
+            + ([f"less like {names(self.less)}"] if self.less else [])
+        self._set_header(" · ".join(parts) + " · Esc returns to the plain query")
+        self._run_query()
+
+    def back_to_query(self) -> None:
+        """Esc: leave find-similar or the refinement, and show the plain query's results again."""
+        self._leave_refinement()
+        if self.field.text().strip():
+            self._run_query()
+        else:
+            self.runner_cancel()
+            self.model.clear()
+            self._show_hint()
+
+    def _leave_refinement(self) -> None:
+        self.similar_to, self.more, self.less = None, [], []
+        self.header.hide()
+
+    def _set_header(self, html: str) -> None:
+        self.header.setText(html)
+        self.header.show()
 
     def move_selection(self, delta: int) -> None:
         n = self.model.rowCount()
@@ -355,7 +446,9 @@ class SearchPanel(QWidget):
                     self.open_current()
                 return True
             if key == Qt.Key.Key_Escape:
-                if self.field.text():
+                if self.similar_to or self.more or self.less:
+                    self.back_to_query()
+                elif self.field.text():
                     self.field.clear()
                 else:
                     self.escape.emit()

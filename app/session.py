@@ -246,6 +246,32 @@ class Session(QObject):
 
         return self.runner.submit(channel, run)
 
+    def similar(self, channel: str, path: str, k: int = 20, folder=None, kinds=None):
+        """Files like `path` on `channel` (supersedes that channel's search): ((hits, copies), seconds)."""
+        if self.index is None:
+            return None
+        index, started = self.index, time.perf_counter()
+
+        def run(ctx):
+            found = index.similar(path, k=k, folder=folder, kinds=kinds)
+            ctx.check()
+            return found, time.perf_counter() - started
+
+        return self.runner.submit(channel, run)
+
+    def refine(self, channel: str, query: str, more: list[str], less: list[str], k: int = 20, **filters):
+        """`search` refined by "more / less like this" files (Rocchio in the library)."""
+        if self.index is None:
+            return None
+        index, started = self.index, time.perf_counter()
+
+        def run(ctx):
+            hits = index.refine(query, list(more), list(less), k=k, **filters)
+            ctx.check()
+            return hits, time.perf_counter() - started
+
+        return self.runner.submit(channel, run)
+
     # --- organising -----------------------------------------------------------------------------
     def cluster(self, paths: list[str], k: int | None, method: str):
         model, index = self.model, self.index

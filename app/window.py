@@ -263,13 +263,19 @@ class MainWindow(QMainWindow):
         self.index_status.setText("Index up to date" if summary is not None else "Indexing stopped")
 
     # --- drops: a folder dropped anywhere outside Cluster/Classify is added to the index ----------------
+    # a single file dropped: "Find Similar" from it on the Search page
     def dragEnterEvent(self, event):  # noqa: N802
-        if any(Path(p).is_dir() for p in dropped_paths(event.mimeData())):
+        if any(Path(p).exists() for p in dropped_paths(event.mimeData())):
             event.acceptProposedAction()
 
     def dropEvent(self, event):  # noqa: N802
-        folders = [p for p in dropped_paths(event.mimeData()) if Path(p).is_dir()]
-        if folders:
+        paths = dropped_paths(event.mimeData())
+        folders = [p for p in paths if Path(p).is_dir()]
+        if not folders and len(paths) == 1 and Path(paths[0]).is_file():
+            event.acceptProposedAction()
+            self.show_page("search")
+            self.views["search"].find_similar(str(paths[0]))
+        elif folders:
             event.acceptProposedAction()
             self.show_page("folders")
             self.session.add_folders(folders)

@@ -161,7 +161,7 @@ def test_label_falls_back_to_file_names():
     x, _ = blobs(4, 2)
     paths = [f"/a/report_{i}.txt" for i in range(4)] + [f"/b/photo_{i}.txt" for i in range(4)]
     res = cluster(x, paths=paths, texts=["1234"] * 8, k=2)
-    assert sorted(c.label for c in res.clusters) == ["photo", "report"]
+    assert sorted(c.label for c in res.clusters) == ["Photo", "Report"]      # a title, safe as a folder name
 
 
 def test_near_duplicates_blockwise():

@@ -16,7 +16,7 @@ import sys
 from ..encoder.facts import DEFAULT_MODEL
 
 # Command modules, imported lazily so `mlx-embed --help` and each command start fast.
-COMMANDS = ["embed", "info", "download", "convert", "serve", "index", "search", "cluster", "classify", "apply"]
+COMMANDS = ["embed", "info", "download", "convert", "serve", "index", "search", "similar", "cluster", "classify", "apply"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -90,11 +90,12 @@ def run_cluster(args: argparse.Namespace) -> int:
     from ..organize import cluster_files
     from ..organize.actions.plans import source_hashes
 
-    _, fv, _ = load_vectors(args, "clustering")
+    model, fv, _ = load_vectors(args, "clustering")
     if not len(fv):
         error("no readable files to cluster")
         return 1
-    result = cluster_files(fv, k=args.k, method=args.method, seed=args.seed, min_cluster_size=args.min_cluster_size)
+    result = cluster_files(fv, k=args.k, method=args.method, seed=args.seed, min_cluster_size=args.min_cluster_size,
+                           embed=lambda terms: model.encode(terms, task="clustering"))  # group names by meaning
     if args.json:
         out = result.to_dict()
         out["skipped"] = {str(p): r for p, r in fv.skipped.items()}

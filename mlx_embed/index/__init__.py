@@ -9,6 +9,9 @@
     for r in results:                      # SearchResult(path, score, kind, size, modified, passages,
         r.passages[0].marked()             #   matched, similarity); Passage(text, start, end, page,
                                            #   highlights=[(s, e) in text], score)
+    sim = ix.similar(path, k=10, folder=None, kinds=None)    # Similar(source, results [Match(path, score,
+                                           #   passage, source_passage, signals)], duplicates, stored)
+    ix.refine(query, more=[paths], less=[paths], k=10)       # "more / less like this" (Rocchio)
     ix.status()                            # IndexStatus: counts by status, failures, run + ETA, folders
     ix.move_file(old, new)                 # a file action moved a file: chunks follow, no re-embedding
     ix.vectors_for_files(paths, task="retrieval") -> {path: (n_chunks, d)}; ix.file_vectors(paths, task)
@@ -31,6 +34,7 @@ Modules, one concern each (lowest first):
     search/         query parsing, the vector core, fusion, results, and the Searcher that joins them
     status          FolderInfo, IndexStatus and their wording (accounting_line, describe_run)
     engine          Index: the one object the CLI and the app use; it owns the index's life
+    similar         find_similar (files like a file) and refine (Rocchio on a query)
     watch           keep the index current (poll, settle, re-run)
 
 Errors: ModelMismatchError (exit 5: the index holds another model's vectors: `index rebuild`),

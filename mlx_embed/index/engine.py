@@ -285,6 +285,19 @@ class Index:
         return self._searcher.search(query, qvec, k, folder, kinds, modified_after, modified_before, mode, passages,
                                      parsed=parsed)
 
+    def similar(self, path: str | os.PathLike, k: int = 10, folder=None, kinds=None):
+        """The indexed files most like `path` (an indexed file: its stored vectors, no model call; any
+        other readable file: embedded, nothing stored). Returns mlx_embed.index.similar.Similar."""
+        from .similar import find_similar
+
+        return find_similar(self, path, k, folder, kinds)
+
+    def refine(self, query: str, more=(), less=(), k: int = 10, **filters) -> list[SearchResult]:
+        """`search` with the query vector moved towards `more` and away from `less` (indexed files)."""
+        from .similar import refine
+
+        return refine(self, query, more, less, k, **filters)
+
     def warm(self) -> None:
         """Load the vectors (and the model) now, so the first search is fast."""
         self._searcher.refresh(force=True)

@@ -1,7 +1,7 @@
 """Group files by meaning: clusters with labels, central files, outliers, and a 2-D map.
 
     cluster(vectors, *, paths=None, texts=None, k=None, method="kmeans", seed=0, k_range=None,
-            min_cluster_size=None, lexical_weight=None) -> Clustering
+            min_cluster_size=None, lexical_weight=None, embed=None) -> Clustering
     cluster_files(file_vectors, **same) -> Clustering              # FileVectors from vectors.embed_files
     map_2d(vectors) -> (n, 2) coordinates
 
@@ -86,7 +86,7 @@ N_CENTRAL = 3
 @dataclass
 class Cluster:
     id: int
-    label: str                     # short human label, e.g. "loop, future, transport"
+    label: str                     # a title, safe as a folder name, e.g. "Event loop and coroutine"
     terms: list[str]               # distinctive terms, best first
     files: list[Path]              # members, most central first
     central: list[Path]            # the N_CENTRAL most central members
@@ -142,9 +142,11 @@ def cluster_files(file_vectors, **kwargs) -> Clustering:
 def cluster(vectors: np.ndarray, *, paths: Sequence[str | Path] | None = None, texts: Sequence[str] | None = None,
             k: int | None = None, method: str = "kmeans", seed: int = 0, k_range: tuple[int, int] | None = None,
             min_cluster_size: int | None = None, distance: float = 0.6,
-            lexical_weight: float | None = None) -> Clustering:
+            lexical_weight: float | None = None, embed=None) -> Clustering:
     """Cluster unit vectors (n, d). See the module docstring for the methods and criteria.
 
+    `embed(strings) -> (n, d)`: the model that made `vectors` (same task), to name groups by meaning
+    (terms.name_clusters); without it names come from word counts alone.
     `lexical_weight` (0..1, default LEXICAL_WEIGHT when `texts` are given): the lexical block's share of
     the similarity k-means works with; 0 clusters on the semantic vectors alone."""
     x = _unit(vectors)
@@ -183,7 +185,7 @@ def cluster(vectors: np.ndarray, *, paths: Sequence[str | Path] | None = None, t
             _pad2(_pca(_Space(reduced, lexical, w)(REDUCED_DIMS), 2))
         ids = sorted(set(labels.tolist()) - {-1})
         clusters = [_describe(c, x, labels, paths) for c in ids]
-    name_clusters(clusters, labels, texts)
+    name_clusters(clusters, labels, texts, x, embed)
     noise = [p for p, lab in zip(paths, labels) if lab < 0]
     return Clustering(paths, labels, clusters, noise, coords, method, len(ids), seed, criterion, scores, stability)
 

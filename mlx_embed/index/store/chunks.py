@@ -184,3 +184,40 @@ class ChunkStatements:
         return {r[0]: (r[1], r[2], r[3]) for r in rows}
 
 
+
+    # --- reading for "find similar" (index/similar.py) --------------------------------------------------
+    def indexed_file(self, path: str) -> tuple[int, str | None, str | None, int, int] | None:
+        """(id, hash, kind, size, mtime_ns) of an indexed file that has chunks, else None."""
+        row = self.db.execute("SELECT id, hash, kind, size, mtime_ns FROM files WHERE path = ? AND status = 'indexed' "
+                              "AND chunks > 0", (path,)).fetchone()
+        return tuple(row) if row is not None else None
+
+    def files_with_hash(self, digest: str) -> list[int]:
+        """Ids of indexed files with this content hash (exact copies)."""
+        return [r[0] for r in self.db.execute("SELECT id FROM files WHERE hash = ? AND status = 'indexed'", (digest,))]
+
+    def file_hashes(self, ids: list[int]) -> dict[int, str | None]:
+        """file id -> content hash."""
+        if not ids:
+            return {}
+        return {r[0]: r[1] for r in self.db.execute(
+            f"SELECT id, hash FROM files WHERE id IN ({','.join('?' * len(ids))})", ids)}
+
+    def file_chunks(self, file_id: int, binary: bool) -> tuple[list[tuple[int, int, int | None, str]], np.ndarray]:
+        """A file's chunks in order, [(chunk id, start, page, text)], and their vectors as unit float32 rows."""
+        rows = self.db.execute('SELECT c.id, c.start, c.page, c.text, v.vec FROM chunks c JOIN vectors v ON '
+                               'v.chunk_id = c.id WHERE c.file_id = ? ORDER BY c.seq', (file_id,)).fetchall()
+        return [(r[0], r[1], r[2], r[3]) for r in rows], codec.unit_vectors([r[4] for r in rows], binary)
+
+    def files_text(self, ids: list[int], max_chars: int) -> dict[int, str]:
+        """file id -> its chunks' text in order, cut at about `max_chars` (the lexical profile's sample)."""
+        out: dict[int, list[str]] = {}
+        size: dict[int, int] = {}
+        for s in range(0, len(ids), 500):
+            part = ids[s:s + 500]
+            for fid, text in self.db.execute(f"SELECT file_id, text FROM chunks WHERE file_id IN "
+                                             f"({','.join('?' * len(part))}) ORDER BY file_id, seq", part):
+                if size.get(fid, 0) < max_chars:
+                    out.setdefault(fid, []).append(text)
+                    size[fid] = size.get(fid, 0) + len(text)
+        return {fid: "\n".join(parts)[:max_chars] for fid, parts in out.items()}
