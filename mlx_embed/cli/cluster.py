@@ -60,6 +60,9 @@ def load_vectors(args: argparse.Namespace, task: str):
     files = collect_files(args.paths, hidden=args.hidden)
     if not files:
         raise InvalidArgumentError(f"no files found under {', '.join(args.paths)}")
+    from . import resolve_model
+
+    args.model = resolve_model(args.model, args.index)
     model = load(args.model)
     index = None if args.no_index else open_index(args.index, model)
     progress = None

@@ -1,7 +1,7 @@
 """`mlx-embed index add|remove|update|status|rebuild|watch`: build and keep the search index.
 
 Every subcommand takes --index (env MLX_EMBED_INDEX; default: the platform's app-data folder) and
---model (env MLX_EMBED_MODEL; default: the model the index was built with). Exit codes: 0 ok, 1 error,
+--model (env MLX_EMBED_MODEL; default: the model the index was built with, else the configured one). Exit codes: 0 ok, 1 error,
 2 bad argument, 3 model not found, 4 damaged index, 5 the index holds another model (run `rebuild`),
 130 interrupted (the work queue is kept: the next run resumes).
 """
@@ -89,19 +89,22 @@ def open_index(args: argparse.Namespace, create: bool = True, **settings):
     """The one Index a command works on (use it as a context manager: `with open_index(args) as ix`).
 
     With no --model (and no MLX_EMBED_MODEL), the model the index was built with; a command that takes
-    --model falls back to DEFAULT_MODEL while the index has none yet."""
+    --model falls back to the configured model, then DEFAULT_MODEL, while the index has none yet."""
     from ..index import Index
 
     if not create and not Index.locate(args.index).exists():
         from ..errors import MlxEmbedError
 
         raise MlxEmbedError(f"No index at {Index.locate(args.index)}. Create one with `mlx-embed index add FOLDER`.")
-    model = getattr(args, "model", None) or os.environ.get("MLX_EMBED_MODEL") or None
+    from . import env_model
+
+    model = getattr(args, "model", None) or env_model()
     fallback = None
     if model is None and getattr(args, "model", "absent") is None:
+        from ..userconfig import get
         from . import DEFAULT_MODEL
 
-        fallback = DEFAULT_MODEL
+        fallback = get("model") or DEFAULT_MODEL   # after the index's own model: Index uses that first
     return Index(args.index, model=model, create=create, fallback_model=fallback, **settings)
 
 
