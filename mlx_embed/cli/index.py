@@ -65,7 +65,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     rb.set_defaults(run=run_rebuild)
 
     w = s.add_parser("watch", help="index, then keep the index current until interrupted")
-    w.add_argument("--interval", type=float, default=5.0, help="seconds between checks (default 5)")
+    w.add_argument("--interval", type=float, default=5.0,
+                   help="polling: seconds between checks; also how soon added folders are noticed (default 5)")
+    w.add_argument("--method", default="auto", choices=["auto", "events", "poll"],
+                   help="native file events, or polling (default auto: polling on network and FUSE volumes, "
+                        "which send no events for other machines' changes; env MLX_EMBED_WATCH)")
     _run_arguments(w)
     add_index_arguments(w)
     w.set_defaults(run=run_watch)
@@ -219,10 +223,16 @@ def run_watch(args: argparse.Namespace) -> int:
             print(f"{time.strftime('%H:%M:%S')} {stats.indexed} indexed, {stats.moved} moved, {stats.deleted} deleted, "
                   f"{stats.failed} failed", file=sys.stderr, flush=True)
 
+    def started(methods: dict) -> None:
+        for folder, (how, why) in methods.items():
+            what = "file events" if how == "events" else f"polling every {args.interval:g} s"
+            print(f"Watching {folder} with {what} ({why})", file=sys.stderr, flush=True)
+
     bars = Bars(not args.quiet and not args.json and sys.stderr.isatty())
     try:
         with open_index(args, create=False) as ix:
-            watch(ix, interval=args.interval, cancel=cancel, on_run=report, progress=bars, low_priority=False)
+            watch(ix, interval=args.interval, cancel=cancel, on_run=report, progress=bars, low_priority=False,
+                  method=args.method, on_start=None if args.quiet or args.json else started)
     except KeyboardInterrupt:
         cancel.set()
         bars.close()
