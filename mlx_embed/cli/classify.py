@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 
+from ..words import plural
 from . import error
 from .cluster import add_common, load_vectors
 
@@ -58,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     groups = result.by_label()
-    print(f"{len(fv)} files, method {result.method}, threshold {result.threshold}")
+    print(f"{plural(len(fv), 'file')}, method {result.method}, threshold {result.threshold}")
     for name in [*labels.names, UNSURE]:
         members = [a for a in result.assignments if (a.label or UNSURE) == name]
         if not members:

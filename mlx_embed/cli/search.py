@@ -15,6 +15,7 @@ import time
 from datetime import datetime
 
 from ..errors import InvalidArgumentError
+from ..words import plural
 from .index import add_index_arguments, open_index
 
 BOLD, RESET = "\033[1m", "\033[0m"
@@ -72,5 +73,5 @@ def run(args: argparse.Namespace) -> int:
         for p in r.passages[: args.passages]:
             text = p.marked(BOLD, RESET) if tty else p.marked("**", "**")
             print("    " + " ".join(text.split()))
-    print(f"{len(results)} files in {elapsed * 1000:.0f} ms", file=sys.stderr)
+    print(f"{plural(len(results), 'file')} in {elapsed * 1000:.0f} ms", file=sys.stderr)
     return 0
