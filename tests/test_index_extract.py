@@ -255,3 +255,26 @@ def test_ignore_rules_agree_with_git(tmp_path):
                   if c.path.name != ".gitignore")
     assert ours == git_kept
     assert "keep.md" in ours and "build/keep.txt" not in ours and "x/y/z.txt" not in ours  # the tree is not trivial
+
+
+def test_pdf_text_ligatures_and_hyphens(tmp_path):
+    """What chose PDFium (bench/pdf_extract.py): ligature glyphs come out as letters, so keyword search
+    finds "files" and "first"; a word hyphenated at a line end comes out whole."""
+    pytest.importorskip("PySide6")
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtGui import QGuiApplication, QPdfWriter, QTextDocument
+
+    app = QGuiApplication.instance() or QGuiApplication([])  # noqa: F841  (fonts need it)
+    doc = QTextDocument()
+    doc.setHtml("<p>The first files were filed officially in the office.</p>")
+    writer = QPdfWriter(str(tmp_path / "lig.pdf"))
+    doc.print_(writer)
+    del writer
+    text = extract(tmp_path / "lig.pdf").text
+    assert "The first files were filed officially in the office." in " ".join(text.split()), repr(text)
+    real = Path("/usr/share/doc/libtasn1-doc/libtasn1.pdf")   # a real, TeX-made PDF where this machine has it
+    if real.is_file():
+        text = extract(real).text
+        assert "manipulation" in text and "\ufffe" not in text

@@ -1,43 +1,56 @@
-"""PDF with pypdf: text per page, page character ranges; encrypted and scanned PDFs are reported."""
+"""PDF with PDFium (pypdfium2): text per page, page character ranges; encrypted and scanned PDFs are reported.
+
+PDFium over pypdf, by measurement (bench/pdf_extract.py, 34 PDFs): 6-20x faster, ligatures expanded
+("ﬁles" -> "files", which keyword search needs), the same failures caught.
+"""
 
 from __future__ import annotations
 
-import logging
+import re
+import threading
 from pathlib import Path
 
 from . import ExtractionError
 
+_PDFIUM = threading.Lock()    # PDFium is not thread-safe: one document at a time in this process
+_SOFT_HYPHEN = re.compile("\ufffe(?:\r?\n)?")   # PDFium's mark of a word hyphenated at a line end
+
+
+def _page_text(pdf, i: int) -> str:
+    page = pdf[i]
+    textpage = page.get_textpage()
+    try:
+        text = textpage.get_text_range()
+    finally:
+        textpage.close()
+        page.close()
+    return _SOFT_HYPHEN.sub("", text).replace("\r\n", "\n").replace("\r", "\n").strip()
+
 
 def read(path: Path, kind: str) -> tuple[str, list[tuple[int, int]]]:
-    from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+    import pypdfium2 as pdfium
 
-    logging.getLogger("pypdf").setLevel(logging.ERROR)  # damaged files log a warning per object
-    try:
-        reader = PdfReader(path, strict=False)
-        if reader.is_encrypted:
-            try:
-                if not reader.decrypt(""):
-                    raise ExtractionError("encrypted PDF")
-            except (DependencyError, FileNotDecryptedError, NotImplementedError):
+    with _PDFIUM:
+        try:
+            pdf = pdfium.PdfDocument(path)   # with no password: a PDF encrypted for its owner only opens
+        except pdfium.PdfiumError as exc:
+            if "password" in str(exc).lower():
                 raise ExtractionError("encrypted PDF") from None
-        parts: list[str] = []
-        pages: list[tuple[int, int]] = []
-        pos = 0
-        for page in reader.pages:
-            try:
-                text = (page.extract_text() or "").strip()
-            except (DependencyError, FileNotDecryptedError):
-                raise ExtractionError("encrypted PDF") from None
-            except Exception:
-                text = ""  # one bad page does not lose the others
-            pages.append((pos, pos + len(text)))
-            parts.append(text)
-            pos += len(text) + 2
-    except ExtractionError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, EOFError) as exc:
-        raise ExtractionError(f"damaged PDF: {exc}"[:200]) from None
+            raise ExtractionError(f"damaged PDF: {exc}"[:200]) from None
+        try:
+            parts: list[str] = []
+            pages: list[tuple[int, int]] = []
+            pos = 0
+            for i in range(len(pdf)):
+                try:
+                    text = _page_text(pdf, i)
+                except pdfium.PdfiumError:
+                    text = ""  # one bad page does not lose the others
+                pages.append((pos, pos + len(text)))
+                parts.append(text)
+                pos += len(text) + 2
+        finally:
+            pdf.close()
     text = "\n\n".join(parts)
     if pages and not text.strip():
         raise ExtractionError("no text layer: scanned, needs OCR")
