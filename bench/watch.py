@@ -1,9 +1,9 @@
 """`index watch`: idle CPU of the watcher and new-file-to-searchable latency, native events vs polling.
 
-    python bench/watch.py [--sizes 3000 30000] [--idle 30] [--reps 5] [--model PATH]
+    python bench/watch.py [--sizes 3000 30000] [--idle 30] [--reps 5] [--distinct 3000] [--model PATH]
 
 For each size, a tree of that many small real-text files (paragraphs of /usr/share/doc, 100 files per
-folder) is indexed once with the real all-MiniLM-L6-v2; then, per method (events, poll; interleaved),
+folder; past --distinct, byte-identical repeats: see make_tree) is indexed once with the real all-MiniLM-L6-v2; then, per method (events, poll; interleaved),
 `mlx-embed index watch --json --normal-priority` runs in its own process:
   idle CPU   the watcher process's user+system CPU time over --idle seconds of no change, as % of one core
   latency    a new file is written at t0; t1 is when the watcher's JSON line for the run that indexed it
@@ -31,13 +31,17 @@ sys.path.insert(0, str(ROOT))
 from bench.texts import real_paragraphs  # noqa: E402
 
 
-def make_tree(root: Path, n: int) -> None:
+def make_tree(root: Path, n: int, distinct: int) -> None:
+    """n files; the first `distinct` have their own text, the rest repeat one of them byte for byte (the
+    indexer copies a repeat's vectors instead of embedding it: a 30,000-file tree indexes in minutes on a
+    CPU, and the watcher's costs depend on the number of files and folders, not on their text)."""
     paras = real_paragraphs(4000, max_chars=600)
     for i in range(n):
         folder = root / f"d{i // 100:04d}"
         if i % 100 == 0:
             folder.mkdir(parents=True)
-        (folder / f"f{i:06d}.txt").write_text(paras[i % len(paras)] + f"\n(file {i})\n")
+        j = i % distinct
+        (folder / f"f{i:06d}.txt").write_text(paras[j % len(paras)] + f"\n(file {j})\n")
 
 
 class WatchProc:
@@ -111,6 +115,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[3000, 30000])
     ap.add_argument("--idle", type=float, default=30)
     ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--distinct", type=int, default=3000, help="files with their own text (default 3000)")
     ap.add_argument("--model", default=None, help="model folder (default: the MiniLM test package)")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "watch.json"))
     args = ap.parse_args()
@@ -127,13 +132,13 @@ def main() -> None:
         work = Path(tempfile.mkdtemp(prefix=f"watch-bench-{n}-"))
         try:
             tree = work / "tree"
-            make_tree(tree, n)
+            make_tree(tree, n, args.distinct)
             t0 = time.monotonic()
             with Index(work / "ix", model=model, chunk_tokens=128) as ix:
                 ix.add_folder(tree)
                 stats = ix.run()
-            row = {"files": n, "index_seconds": round(time.monotonic() - t0, 1), "chunks": stats.chunks
-                   if hasattr(stats, "chunks") else None}
+            row = {"files": n, "distinct": min(n, args.distinct), "index_seconds": round(time.monotonic() - t0, 1),
+                   "chunks_embedded": stats.chunks_embedded, "copied": stats.copied}
             for method in ("events", "poll"):
                 row[method] = measure(work / "ix", tree, method, args.idle, args.reps, env)
                 row[method]["load"] = os.getloadavg()[0]
