@@ -95,13 +95,13 @@ def measure(index: Path, tree: Path, method: str, idle: float, reps: int, env: d
             n = len(w.lines)
             path = tree / "d0000" / f"new-{method}-{r}-{time.time_ns()}.txt"
             t0 = time.monotonic()
-            path.write_text(f"A fresh note number {r} about watching folders for new files.\n")
+            path.write_text(f"A fresh note {path.stem} about watching folders for new files.\n")  # unique text
             while True:
                 w.wait_lines(n + 1, 120)
-                if any(line.get("indexed") for _, line in w.lines[n:]):
+                if any(line.get("indexed") or line.get("copied") for _, line in w.lines[n:]):
                     break
                 n = len(w.lines)
-            t1 = next(t for t, line in w.lines[n:] if line.get("indexed"))
+            t1 = next(t for t, line in w.lines[n:] if line.get("indexed") or line.get("copied"))
             latencies.append(t1 - t0)
             time.sleep(1.5)
         return {"idle_cpu_pct": round(idle_pct, 3), "latency_median_s": round(statistics.median(latencies), 3),
