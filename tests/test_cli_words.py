@@ -58,17 +58,21 @@ def test_summary_counts_agree(tmp_path, minilm_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "Done: 1 file indexed, " in err and "Index: 1 file: 1 indexed, " in err, err
     first = int(re.search(r"([\d,]+) chunks? embedded", err).group(1))
-    # two more files, one a byte-identical copy: its chunks are copied, not embedded
+    # one more file, then a byte-identical copy of it: the copy's chunks are copied, not embedded
     (docs / "two.txt").write_text(prose(2, 300))
+    assert main(["index", "update", "-q"]) == 0
+    err = capsys.readouterr().err
+    second = int(re.search(r"([\d,]+) chunks? embedded", err).group(1))
+    assert "Done: 1 file indexed, " in err and "reused" not in err, err
     (docs / "copy.txt").write_text((docs / "two.txt").read_text())
     assert main(["index", "update", "-q"]) == 0
     err = capsys.readouterr().err
     embedded = int(re.search(r"([\d,]+) chunks? embedded", err).group(1))
     reused = int(re.search(r"([\d,]+) chunks? reused", err).group(1))
     stored = int(re.search(r"([\d,]+) chunks? stored", err).group(1))
-    assert "2 files indexed (1 as a copy of an identical file)" in err, err
-    assert reused == embedded and reused > 0               # the copy has the same chunks as two.txt
+    assert "Done: 1 file indexed (1 as a copy of an identical file)" in err, err
+    assert embedded == 0 and reused == second > 0          # the copy has two.txt's chunks
+    assert stored == first + second + reused                # nothing deleted: every run's chunks are stored
     assert main(["index", "status"]) == 0
     out = capsys.readouterr().out
     assert f"{plural(stored, 'chunk')} stored" in out
-    assert stored == first + embedded + reused              # nothing deleted: every run's chunks are stored
