@@ -146,7 +146,10 @@ def migrate_legacy(data: Path, config: Path, pairs: list[tuple[Path, Path]] | No
             _remove_if_empty(old.parent)
         if not data.exists() and not done:
             return []        # a new user: nothing to move, nothing to create yet
-        make_private_dir(data)
+        try:
+            make_private_dir(data)
+        except OSError:
+            return done        # no data folder can be made here: the command that needs one says so
         done += _tighten(data)
         try:
             with create_private_file(marker, "w") as f:
@@ -166,8 +169,11 @@ def _same(a: Path, b: Path) -> bool:
 def _move(old: Path, new: Path) -> str:
     if new.exists():
         return f"kept {old} (a {new.name} exists in {new.parent} already)"
-    make_private_dir(new.parent)
-    shutil.move(str(old), str(new))
+    try:
+        make_private_dir(new.parent)
+        shutil.move(str(old), str(new))
+    except OSError as exc:     # a read-only or foreign folder: the old copy stays, every command still runs
+        return f"kept {old} (could not move it: {exc.strerror or exc})"
     return f"moved {old} -> {new}"
 
 

@@ -230,3 +230,18 @@ def test_app_settings_file_is_user_only(tmp_path, monkeypatch):
     assert "some/model" in ini.read_text()
     assert mode(ini) == 0o600 and mode(tmp_path / "config") == 0o700
     assert AppSettings().model == "some/model"
+
+
+def test_migration_that_cannot_move_keeps_the_old_copy(tmp_path, monkeypatch):
+    old, data = tmp_path / "old", tmp_path / "data"
+    (old / "journals").mkdir(parents=True)
+    (old / "journals" / "j.journal").write_text("{}")
+    import shutil
+
+    def refuse(src, dst):
+        raise PermissionError(13, "Permission denied", src)
+
+    monkeypatch.setattr(shutil, "move", refuse)
+    done = userdirs.migrate_legacy(data, tmp_path / "c", [(old / "journals", data / "journals")])
+    assert (old / "journals" / "j.journal").read_text() == "{}"
+    assert any("could not move" in d for d in done)
