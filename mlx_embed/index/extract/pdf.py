@@ -1,6 +1,6 @@
 """PDF with PDFium (pypdfium2): text per page, page character ranges; encrypted and scanned PDFs are reported.
 
-PDFium over pypdf, by measurement (bench/pdf_extract.py, 34 PDFs): 6-20x faster, ligatures expanded
+PDFium over pypdf, by measurement (bench/pdf_extract.py, 34 PDFs): median 21x faster, ligatures expanded
 ("ﬁles" -> "files", which keyword search needs), the same failures caught.
 """
 
