@@ -10,7 +10,7 @@ import json
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths
+from PySide6.QtCore import QSettings
 
 from .hotkey.keys import DEFAULT_HOTKEY
 
@@ -20,7 +20,11 @@ PRECISIONS = ("float16", "binary")       # what the index stores
 
 
 def app_data_dir() -> Path:
-    return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
+    """The library's per-user data folder (mlx_embed.userdirs): label sets live in it next to the index and
+    journals. Qt's AppDataLocation (used before) is moved there once by the library."""
+    from mlx_embed.userdirs import data_dir
+
+    return data_dir()
 
 
 class AppSettings:
@@ -31,7 +35,13 @@ class AppSettings:
         if path:
             self.q = QSettings(str(path), QSettings.Format.IniFormat)
         else:
-            self.q = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, "mlx-embed", "mlx-embed-app")
+            from mlx_embed.userdirs import app_settings_path, create_private_file, make_private_dir
+
+            ini = app_settings_path()
+            if not ini.exists():   # Qt keeps an existing file's mode when it rewrites it: start it at 0600
+                make_private_dir(ini.parent)
+                create_private_file(ini, "w").close()
+            self.q = QSettings(str(ini), QSettings.Format.IniFormat)
 
     def _get(self, key: str, default, kind=str):
         value = self.q.value(key, default)

@@ -292,8 +292,9 @@ def load_label_set(name: str):
 
 
 def save_label_set(name: str, label_set) -> Path:
-    folder = label_sets_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    from mlx_embed.userdirs import make_private_dir
+
+    folder = make_private_dir(label_sets_dir())   # a new folder is user-only; an existing one keeps its mode
     return label_set.save(folder / f"{_safe_name(name)}.json")
 
 

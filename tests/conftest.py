@@ -15,6 +15,18 @@ import mlx_embed  # noqa: E402,F401  (loads OpenBLAS before anything imports mlx
 from . import model_fixtures  # noqa: E402
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_user_folders(tmp_path_factory):
+    """Tests never read or write the real per-user data and config folders (mlx_embed.userdirs): the
+    default index, journals, label sets and settings go to a session temporary folder."""
+    mp = pytest.MonkeyPatch()
+    for var, name in (("MLX_EMBED_DATA_DIR", "data"), ("MLX_EMBED_CONFIG_DIR", "config")):
+        if not os.environ.get(var):
+            mp.setenv(var, str(tmp_path_factory.mktemp(f"user-{name}")))
+    yield
+    mp.undo()
+
+
 @pytest.fixture(scope="session")
 def jina_tiny(tmp_path_factory) -> Path:
     """A tiny random jina-v5-small (4 adapters, alpha != r) in the real layout."""

@@ -377,6 +377,7 @@ def test_indexing_and_search_open_no_socket(tmp_path, jina_tiny, docs, monkeypat
 # --- storage -------------------------------------------------------------------------------------------
 def test_store_location_permissions_and_versions(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.delenv("MLX_EMBED_DATA_DIR", raising=False)   # the platform's folder (platformdirs: XDG)
     ix = Index()
     assert ix.path == tmp_path / "xdg" / "mlx-embed" / "index.db"
     assert (ix.path.parent.stat().st_mode & 0o777) == 0o700 and (ix.path.stat().st_mode & 0o077) == 0

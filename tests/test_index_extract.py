@@ -219,3 +219,67 @@ def test_chunk_pages(tokenizer):
         first_word = c.text.split()[0]
         assert c.page == {"Alpha": 1, "Beta": 2, "Gamma": 3}[first_word]
     assert chunk_text("", tokenizer, 40) == [] and chunk_text("   \n", tokenizer, 40) == []
+
+
+# Patterns and names from gitignore(5), checked against Git itself: the files discover() keeps must be the
+# untracked, not-ignored files `git ls-files --others --exclude-standard` lists for the same tree.
+GIT_CASES = {
+    "root": ["doc/frotz/", "frotz2/", "/bar.txt", "hello.*", "**/deepname.txt", "abc/**", "a/**/b.txt",
+             "foo/*", "*.md", "!keep.md", "\\!bang.txt", "\\#hash.txt", "trail.txt   ", "sp\\ ace.txt ",
+             "[xy]c.txt", "[!q]z.txt", "?.txt", "/build/", "!/build/keep.txt", "# a comment", "",
+             "nested/**/*.log.txt", "x/y/", "!x/y/z.txt"],
+    "sub": ["/local.txt", "*.tmp.txt", "!important.tmp.txt"],
+}
+GIT_FILES = ["doc/frotz/a.txt", "a/doc/frotz/b.txt", "frotz2/c.txt", "q/frotz2/d.txt", "bar.txt", "q/bar.txt",
+             "hello.txt", "q/hello.txt", "deepname.txt", "q/r/deepname.txt", "abc/x.txt", "abc/d/y.txt",
+             "a/b.txt", "a/x/b.txt", "a/x/y/b.txt", "q/a/b.txt", "foo/t.txt", "foo/bar/h.txt", "q/foo/t.txt",
+             "n.md", "keep.md", "q/keep.md", "!bang.txt", "#hash.txt", "trail.txt", "sp ace.txt", "sp.txt",
+             "xc.txt", "yc.txt", "zc.txt", "qz.txt", "az.txt", "1.txt", "12.txt", "build/keep.txt",
+             "build/o.txt", "nested/a/b/c.log.txt", "nested/c.log.txt", "x/y/z.txt", "x/yz.txt",
+             "sub/local.txt", "sub/s/local.txt", "local.txt", "sub/a.tmp.txt", "sub/important.tmp.txt",
+             "sub/s/b.tmp.txt", "a.tmp.txt", "plain.txt"]
+
+
+def test_ignore_rules_agree_with_git(tmp_path):
+    import shutil
+    import subprocess
+
+    if not shutil.which("git"):
+        pytest.skip("git is not installed")
+    root = tmp_path / "repo"
+    for rel in GIT_FILES:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("text of " + rel)
+    (root / ".gitignore").write_text("\n".join(GIT_CASES["root"]) + "\n")
+    (root / "sub" / ".gitignore").write_text("\n".join(GIT_CASES["sub"]) + "\n")
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    out = subprocess.run(["git", "-C", str(root), "-c", "core.quotePath=false", "ls-files", "-z", "--others",
+                          "--exclude-standard"], check=True, capture_output=True, text=True).stdout
+    git_kept = sorted(p for p in out.split("\0") if p and not p.endswith(".gitignore"))
+    ours = sorted(c.path.relative_to(root).as_posix() for c in discover([root], include_hidden=True)
+                  if c.path.name != ".gitignore")
+    assert ours == git_kept
+    assert "keep.md" in ours and "build/keep.txt" not in ours and "x/y/z.txt" not in ours  # the tree is not trivial
+
+
+def test_pdf_text_ligatures_and_hyphens(tmp_path):
+    """What chose PDFium (bench/pdf_extract.py): ligature glyphs come out as letters, so keyword search
+    finds "files" and "first"; a word hyphenated at a line end comes out whole."""
+    pytest.importorskip("PySide6")
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtGui import QGuiApplication, QPdfWriter, QTextDocument
+
+    app = QGuiApplication.instance() or QGuiApplication([])  # noqa: F841  (fonts need it)
+    doc = QTextDocument()
+    doc.setHtml("<p>The first files were filed officially in the office.</p>")
+    writer = QPdfWriter(str(tmp_path / "lig.pdf"))
+    doc.print_(writer)
+    del writer
+    text = extract(tmp_path / "lig.pdf").text
+    assert "The first files were filed officially in the office." in " ".join(text.split()), repr(text)
+    real = Path("/usr/share/doc/libtasn1-doc/libtasn1.pdf")   # a real, TeX-made PDF where this machine has it
+    if real.is_file():
+        text = extract(real).text
+        assert "manipulation" in text and "\ufffe" not in text

@@ -16,7 +16,8 @@ import sys
 from ..encoder.facts import DEFAULT_MODEL
 
 # Command modules, imported lazily so `mlx-embed --help` and each command start fast.
-COMMANDS = ["embed", "info", "download", "convert", "serve", "index", "search", "similar", "cluster", "classify", "apply"]
+COMMANDS = ["embed", "info", "download", "convert", "serve", "index", "search", "similar", "cluster", "classify",
+            "apply", "config"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,9 +31,50 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def add_model_argument(parser: argparse.ArgumentParser) -> None:
-    """--model, shared by every command that embeds (also from MLX_EMBED_MODEL)."""
-    parser.add_argument("--model", "-m", default=os.environ.get("MLX_EMBED_MODEL", DEFAULT_MODEL),
-                        help="model folder or Hugging Face repo id (env MLX_EMBED_MODEL; default %(default)s)")
+    """--model, shared by every command that embeds; None here, resolved by resolve_model()."""
+    parser.add_argument("--model", "-m", default=None,
+                        help="model folder or Hugging Face repo id (default: env MLX_EMBED_MODEL, else the "
+                             "index's model, else `mlx-embed config get model`, else " + DEFAULT_MODEL + ")")
+
+
+def env_model() -> str | None:
+    """MLX_EMBED_MODEL when it names something (an empty value is unset, not the current folder)."""
+    return os.environ.get("MLX_EMBED_MODEL", "").strip() or None
+
+
+def resolve_model(explicit: str | None, index: str | os.PathLike | None = None, use_index: bool = True) -> str:
+    """The model a command uses: --model, MLX_EMBED_MODEL, the model the index at `index` (None: the
+    default index) was built with, the configured model (`mlx-embed config set model M`), DEFAULT_MODEL."""
+    if explicit:
+        return explicit
+    if env_model():
+        return env_model()
+    if use_index:
+        recorded = index_model(index)
+        if recorded:
+            return recorded
+    from ..userconfig import get
+
+    return get("model") or DEFAULT_MODEL
+
+
+def index_model(index: str | os.PathLike | None) -> str | None:
+    """The model folder an existing index records (None: no index there, or none recorded yet). `index`
+    None: MLX_EMBED_INDEX, else the default index (as a command without --index would open)."""
+    from ..index.store import Database, resolve_db_path
+
+    path = resolve_db_path(index if index is not None else os.environ.get("MLX_EMBED_INDEX") or None)
+    if not path.is_file():
+        return None
+    try:
+        db = Database(path, create=False)
+        try:
+            recorded = db.get("model")
+        finally:
+            db.close()
+    except Exception:  # noqa: BLE001  (a damaged or newer index: the commands that open it say so)
+        return None
+    return (recorded or {}).get("path") or None
 
 
 

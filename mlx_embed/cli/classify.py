@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 
+from ..words import plural
 from . import error
 from .cluster import add_common, load_vectors
 
@@ -113,8 +114,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     groups = result.by_label()
-    n = len(fv)
-    print(f"{n} file{'s' if n != 1 else ''}{f' in {root}' if root is not None else ''}, method {result.method}, "
+    print(f"{plural(len(fv), 'file')}{f' in {root}' if root is not None else ''}, method {result.method}, "
           f"threshold {result.threshold}")
     for name in [*labels.names, UNSURE]:
         members = [a for a in result.assignments if (a.label or UNSURE) == name]

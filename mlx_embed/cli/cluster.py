@@ -12,6 +12,7 @@ import json
 import os
 import sys
 
+from ..words import plural
 from . import add_model_argument, error
 
 
@@ -60,6 +61,9 @@ def load_vectors(args: argparse.Namespace, task: str):
     files = collect_files(args.paths, hidden=args.hidden)
     if not files:
         raise InvalidArgumentError(f"no files found under {', '.join(args.paths)}")
+    from . import resolve_model
+
+    args.model = resolve_model(args.model, args.index)
     model = load(args.model)
     index = None if args.no_index else open_index(args.index, model)
     progress = None
@@ -105,18 +109,18 @@ def run_cluster(args: argparse.Namespace) -> int:
         json.dump(out, sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
-    print(f"{len(fv)} files, {result.k} clusters ({result.method}; {result.criterion})")
+    print(f"{plural(len(fv), 'file')}, {plural(result.k, 'cluster')} ({result.method}; {result.criterion})")
     if fv.reused:
         print(f"{fv.reused} vectors reused from the index")
     for c in result.clusters:
-        print(f"\n[{c.id + 1}] {c.label}  ({c.size} files, cohesion {c.cohesion:.2f})")
+        print(f"\n[{c.id + 1}] {c.label}  ({plural(c.size, 'file')}, cohesion {c.cohesion:.2f})")
         print("    central: " + ", ".join(p.name for p in c.central))
         if c.outliers:
             print("    outliers: " + ", ".join(p.name for p in c.outliers))
         for p in c.files:
             print(f"    {p}")
     if result.noise:
-        print(f"\nnoise ({len(result.noise)} files in no cluster)")
+        print(f"\nnoise ({plural(len(result.noise), 'file')} in no cluster)")
         for p in result.noise:
             print(f"    {p}")
     return 0
@@ -133,10 +137,10 @@ def run_dupes(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     if not groups:
-        print(f"no near-duplicates among {len(fv)} files (threshold {args.threshold})")
+        print(f"no near-duplicates among {plural(len(fv), 'file')} (threshold {args.threshold})")
     for i, g in enumerate(groups, 1):
         same = {p for sub in g.identical for p in sub}
-        print(f"[{i}] {len(g.files)} files, similarity {g.min_similarity:.3f}..{g.max_similarity:.3f}")
+        print(f"[{i}] {plural(len(g.files), 'file')}, similarity {g.min_similarity:.3f}..{g.max_similarity:.3f}")
         for p in g.files:
             print(f"    {p}" + ("  (identical bytes)" if p in same else ""))
     return 0

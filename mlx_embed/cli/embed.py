@@ -32,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from .. import load
 
-    model = load(args.model, dtype=args.dtype)
+    from . import resolve_model
+
+    model = load(resolve_model(args.model), dtype=args.dtype)
     vectors = model.encode(texts, task=args.task, prompt_name=args.prompt_name, truncate_dim=args.dim,
                            precision=args.precision, max_length=args.max_length,
                            show_progress_bar=args.progress)

@@ -15,6 +15,7 @@ import time
 from datetime import datetime
 
 from ..errors import InvalidArgumentError
+from ..words import plural
 from .index import add_index_arguments, open_index
 
 BOLD, RESET = "\033[1m", "\033[0m"
@@ -73,6 +74,6 @@ def run(args: argparse.Namespace) -> int:
             text = p.marked(BOLD, RESET) if tty else p.marked("**", "**")
             print("    " + " ".join(text.split()))
         if r.copies:  # identical content elsewhere: one result, the other places listed
-            print(f"    also in {len(r.copies)} place{'s' * (len(r.copies) > 1)}: " + ", ".join(map(str, r.copies)))
-    print(f"{len(results)} files in {elapsed * 1000:.0f} ms", file=sys.stderr)
+            print(f"    also in {plural(len(r.copies), 'place')}: " + ", ".join(map(str, r.copies)))
+    print(f"{plural(len(results), 'file')} in {elapsed * 1000:.0f} ms", file=sys.stderr)
     return 0

@@ -65,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     check_bind(args.host, args.api_key, args.allow_remote)  # before the model loads
     from .. import load
 
-    model = load(args.model, dtype=args.dtype)
+    from . import resolve_model
+
+    model = load(resolve_model(args.model), dtype=args.dtype)
     model.warm_up()  # before the first request, not during it
     settings = ServerSettings(
         served_name=args.served_model_name, strict_model=args.strict_model, api_key=args.api_key, accept_token_ids=args.accept_token_ids,

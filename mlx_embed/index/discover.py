@@ -18,7 +18,6 @@ a folder counts once, it is not entered) comes with `ignored` set.
 from __future__ import annotations
 
 import os
-import re
 import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -49,29 +48,16 @@ class Candidate:
 
 
 class IgnoreRules:
-    """gitignore-style patterns anchored at `base` (last match wins; `!` re-includes)."""
+    """gitignore-style patterns anchored at `base`, matched by `pathspec` with Git's own rules (last match
+    wins; `!` re-includes; a trailing `/` matches folders only; `**`, `[...]`, escapes)."""
 
     def __init__(self, base: Path, patterns: Iterable[str]):
+        from pathspec import GitIgnoreSpec
+
         self.base = base
-        self.rules: list[tuple[re.Pattern, bool, bool]] = []  # (regex, negate, dir_only)
-        for raw in patterns:
-            line = raw.rstrip("\n").rstrip()
-            if not line or line.startswith("#"):
-                continue
-            negate = line.startswith("!")
-            if negate:
-                line = line[1:]
-            if line.startswith("\\"):
-                line = line[1:]
-            dir_only = line.endswith("/")
-            line = line.strip("/") if dir_only else line
-            anchored = "/" in line.rstrip("/")
-            line = line.lstrip("/")
-            if not line:
-                continue
-            rx = _glob_to_regex(line)
-            rx = f"^{rx}$" if anchored else f"^(?:.*/)?{rx}$"
-            self.rules.append((re.compile(rx), negate, dir_only))
+        # Git strips trailing blanks but keeps an escaped one; pathspec does the same with the raw line
+        self.spec = GitIgnoreSpec.from_lines([p.rstrip("\n") for p in patterns])
+        self.rules = self.spec.patterns if any(p.include is not None for p in self.spec.patterns) else []
 
     @classmethod
     def from_dir(cls, directory: Path) -> "IgnoreRules | None":
@@ -87,51 +73,14 @@ class IgnoreRules:
 
     def match(self, path: Path, is_dir: bool) -> bool | None:
         """True = ignored, False = explicitly re-included, None = no rule applies."""
+        if not self.rules:
+            return None
         try:
             rel = path.relative_to(self.base).as_posix()
         except ValueError:
             return None
-        result = None
-        for rx, negate, dir_only in self.rules:
-            if dir_only and not is_dir:
-                continue
-            if rx.match(rel):
-                result = not negate
-        return result
-
-
-def _glob_to_regex(pattern: str) -> str:
-    out, i = [], 0
-    while i < len(pattern):
-        c = pattern[i]
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-            continue
-        if pattern.startswith("/**", i) and i + 3 == len(pattern):
-            out.append("/.*")
-            i += 3
-            continue
-        if pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-            continue
-        if c == "*":
-            out.append("[^/]*")
-        elif c == "?":
-            out.append("[^/]")
-        elif c == "[":
-            j = pattern.find("]", i + 1)
-            if j == -1:
-                out.append(re.escape(c))
-            else:
-                body = pattern[i + 1:j].replace("\\", "\\\\")
-                out.append("[^" + body[1:] + "]" if body.startswith("!") else "[" + body + "]")
-                i = j
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return "".join(out)
+        # a folder is checked as "name/" so that "name/" patterns (folders only) apply to it alone
+        return self.spec.check_file(rel + "/" if is_dir else rel).include
 
 
 def is_hidden(name: str) -> bool:

@@ -72,7 +72,8 @@ class RunStats:
     indexed: int = 0
     failed: int = 0
     skipped: int = 0
-    chunks_embedded: int = 0
+    chunks_embedded: int = 0         # run through the model by this run
+    chunks_reused: int = 0           # vectors without the model: copied from an identical file, or staged
     cancelled: bool = False
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=lambda: {
@@ -364,6 +365,8 @@ class Indexer:
             staged = [(item, seq) for item, seq in staged if item["left"] > 0]
             self._commit(done_items, staged, stats)
             done_items, staged, last_commit = [], [], time.monotonic()
+            self._report(progress, RunProgress("index", done, total, stats.chunks_embedded, stats.failed,
+                                               None, self._eta(t_start, done, total)))   # chunks move on
         if done_items and not stats.cancelled:
             self._commit(done_items, [], stats)
         if not stats.cancelled:
@@ -444,6 +447,7 @@ class Indexer:
         for seq, vec in self.store.staged_vectors(row["id"], digest):
             if seq < len(vectors):  # embedded by a run that was stopped part-way through this file
                 vectors[seq] = vec
+                stats.chunks_reused += 1
         return {"id": row["id"], "path": row["path"], "hash": digest, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
                 "kind": ex.kind, "chunks": chunks, "vectors": vectors, "empty": not ex.text.strip()}
 
@@ -463,7 +467,7 @@ class Indexer:
 
     def _copy(self, file_id: int, twin_id: int, digest: str, st: os.stat_result, stats: RunStats) -> None:
         t = time.perf_counter()
-        self.store.copy_file(file_id, twin_id, digest, st.st_size, st.st_mtime_ns)
+        stats.chunks_reused += self.store.copy_file(file_id, twin_id, digest, st.st_size, st.st_mtime_ns)
         stats.copied += 1
         stats.timings["store"] += time.perf_counter() - t
 

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..words import plural
 from .store import STATES
 
 
@@ -23,7 +24,7 @@ def accounting_line(counts: dict[str, int], ignored: int = 0) -> str:
     could not be read (permission, damaged or encrypted file, unreadable folder). `ignored` entries were
     left out by rule (hidden, system folders, ignore files, excludes) and are counted, not listed."""
     total = sum(counts.get(k, 0) for k in STATES)
-    text = f"{total:,} files: " + ", ".join(f"{counts.get(k, 0):,} {k}" for k in STATES)
+    text = plural(total, "file") + ": " + ", ".join(f"{counts.get(k, 0):,} {k}" for k in STATES)
     if ignored:
         text += f"; {ignored:,} more left out by rule (hidden, system folders, ignore files, excludes)"
     return text
@@ -81,10 +82,20 @@ class IndexStatus:
 
 
 def describe_run(stats, status: IndexStatus) -> str:
-    """What a run (RunStats) changed, then where every file stands: the same line `index status` prints."""
-    parts = [f"{stats.indexed} indexed", f"{stats.chunks_embedded} chunks embedded"]
-    for key in ("moved", "copied", "touched", "deleted"):
+    """What a run (RunStats) changed, then where every file stands: the same line `index status` prints.
+
+    Chunk counts, which differ and say so: "chunks embedded" are the chunks this run ran through the model;
+    "chunks reused" got their vectors without the model (copied from a file with identical content, or
+    staged by a run stopped part-way through the file); "chunks stored" are all the index holds (every run's,
+    minus those of deleted and changed files). On a new index, embedded + reused = stored."""
+    indexed = plural(stats.indexed + stats.copied, "file") + " indexed"
+    if stats.copied:      # indexed without the model: the same content as a file indexed already
+        indexed += f" ({stats.copied:,} as a copy of an identical file)"
+    parts = [indexed, plural(stats.chunks_embedded, "chunk") + " embedded"]
+    if getattr(stats, "chunks_reused", 0):
+        parts.append(plural(stats.chunks_reused, "chunk") + " reused")
+    for key in ("moved", "touched", "deleted"):
         if getattr(stats, key):
-            parts.append(f"{getattr(stats, key)} {key}")
-    return (f"{'Stopped' if stats.cancelled else 'Done'}: {', '.join(parts)} in {stats.seconds:.1f}s.\n"
-            f"Index: {status.summary()}; {status.chunks} chunks.")
+            parts.append(f"{getattr(stats, key):,} {key}")
+    return (f"{'Stopped' if stats.cancelled else 'Done'}: {', '.join(parts)} in {stats.seconds:.1f} s.\n"
+            f"Index: {status.summary()}; {plural(status.chunks, 'chunk')} stored.")

@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from ..pdfium import LOCK as PDFIUM
 from . import cache, engine_id, images, read
 
 MAX_DPI = 300
@@ -35,19 +36,22 @@ def scanned_pages(path: Path, indexes: list[int], progress: Callable[[int, int],
     hit = store.get(key, eng)
     if hit is not None and len(hit) > max(indexes[:MAX_PAGES], default=0):
         return {i: None if hit[i] == "\0" else hit[i] for i in indexes[:MAX_PAGES]}, _note(len(indexes))
-    doc = pdfium.PdfDocument(data)
+    with PDFIUM:
+        doc = pdfium.PdfDocument(data)
     texts: dict[int, str | None] = {}
     todo = indexes[:MAX_PAGES]
     try:
         for n, i in enumerate(todo):
             if cancel is not None and cancel():
                 return texts, f"OCR stopped after {n} of {len(indexes)} scanned pages"
-            img = _render(doc, i, raw.FPDF_PAGEOBJ_IMAGE)
+            with PDFIUM:  # rendering only: the recognition below runs without it
+                img = _render(doc, i, raw.FPDF_PAGEOBJ_IMAGE)
             texts[i] = read(img).strip() if img is not None else None
             if progress is not None:
                 progress(n + 1, len(todo))
     finally:
-        doc.close()
+        with PDFIUM:
+            doc.close()
     pages = ["\0"] * (max(todo, default=-1) + 1)  # NUL: not rendered (never in OCR text)
     for i, t in texts.items():
         pages[i] = "\0" if t is None else t

@@ -67,8 +67,9 @@ class ChunkStatements:
                 self.bump(deleted=deleted)
         return deleted
 
-    def copy_file(self, file_id: int, twin_id: int, digest: str, size: int, mtime_ns: int) -> None:
-        """`file_id` has the content of the indexed `twin_id`: it gets a copy of its chunks and vectors."""
+    def copy_file(self, file_id: int, twin_id: int, digest: str, size: int, mtime_ns: int) -> int:
+        """`file_id` has the content of the indexed `twin_id`: it gets a copy of its chunks and vectors
+        (returns how many)."""
         with self.write() as db:
             old = db.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,)).rowcount
             rows = db.execute('SELECT c.seq, c.start, c."end", c.page, c.text, v.vec FROM chunks c '
@@ -80,6 +81,7 @@ class ChunkStatements:
             db.execute("UPDATE files SET status = 'indexed', reason = NULL, hash = ?, size = ?, mtime_ns = ?, "
                        "chunks = ?, indexed_at = ? WHERE id = ?", (digest, size, mtime_ns, len(rows), time.time(), file_id))
             self.bump(deleted=old)
+        return len(rows)
 
     def staged_vectors(self, file_id: int, digest: str) -> list[tuple[int, np.ndarray]]:
         """(seq, float32 vector) embedded for this content by a run stopped part-way through the file."""

@@ -1,6 +1,6 @@
 """The SQLite file itself: location, connections, transactions, migrations, meta and integrity.
 
-    Database(path)              open or create (the parent folder is made user-only, 0700), migrate
+    Database(path)              open or create (file 0600; missing parent folders made 0700), migrate
     with db.write() as conn:    one IMMEDIATE transaction: all of it lands, or none of it
     db.checkpoint()             inside write(): commit what is done so far and go on in a new one
     db.db                       this thread's connection (connections are per thread)
@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ...errors import IndexFormatError, IndexReadOnlyError, MlxEmbedError  # noqa: F401 (re-exported)
+from ...userdirs import make_private_dir
 from . import safety
 from .schema import MIGRATIONS, SCHEMA_VERSION, statements
 
@@ -35,16 +36,10 @@ class ModelMismatchError(MlxEmbedError):
 
 
 def default_index_dir() -> Path:
-    """The platform's per-user app-data folder for mlx-embed."""
-    import sys
+    """The per-user data folder of mlx-embed (userdirs.data_dir: platformdirs, MLX_EMBED_DATA_DIR)."""
+    from ...userdirs import data_dir
 
-    if sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    elif sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local")
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "mlx-embed"
+    return data_dir()
 
 
 def resolve_db_path(path: str | os.PathLike | None) -> Path:
@@ -71,8 +66,7 @@ class Database:
         if not self.path.exists():
             if not create:
                 raise IndexFormatError(f"No index at {self.path}. Create one with `mlx-embed index add FOLDER`.")
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            os.chmod(self.path.parent, 0o700)
+            make_private_dir(self.path.parent)  # only folders it creates are 0700: an existing one keeps its mode
             fd = os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600)
             os.close(fd)
         # read-only (the file, or the folder its -wal/-shm live in): searching works, writes say why not

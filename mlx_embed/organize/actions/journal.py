@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ...errors import MlxEmbedError
 from ...index.store import default_index_dir
+from ...userdirs import create_private_file, make_private_dir
 from . import fileops
 
 JOURNAL_VERSION = 1
@@ -58,7 +59,7 @@ class Journal:
 
     @classmethod
     def create(cls, folder: Path, header: dict) -> "Journal":
-        folder.mkdir(parents=True, exist_ok=True)
+        make_private_dir(folder)   # journals list every moved path: user-only (an existing folder keeps its mode)
         stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{time.time_ns() % 10**9:09d}"
         j = cls(folder / f"{stamp}.journal")
         j.open(create=True)
@@ -68,7 +69,7 @@ class Journal:
 
     def open(self, create: bool = False) -> "Journal":
         try:
-            self._f = open(self.path, "x" if create else "r+", encoding="utf-8")
+            self._f = create_private_file(self.path) if create else open(self.path, "r+", encoding="utf-8")
         except FileNotFoundError as exc:
             raise JournalError(f"Journal {self.path} does not exist.") from exc
         try:
