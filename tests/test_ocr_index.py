@@ -201,7 +201,7 @@ def test_organize_reads_images_and_counts_them_in_progress(tmp_path, minilm_path
     monkeypatch.setattr(vectors, "READ_REPORT_SECONDS", 0.0)  # every file read is reported
     calls: list[tuple[int, int]] = []
     fv = vectors.embed_files(model, files, "clustering", progress=lambda d, t: calls.append((d, t)))
-    assert calls == [(1, 4), (2, 4), (3, 4), (4, 4)] and fv.skipped == {}
+    assert calls == [(0, 4), (1, 4), (2, 4), (3, 4), (4, 4)] and fv.skipped == {}  # the count at once, then each file
     sims = fv.vectors @ fv.vectors.T
     names = [p.name for p in fv.paths]
     assert names[int(sims[names.index("receipt.png")].argsort()[-2])] == "plumber.txt"
