@@ -281,7 +281,7 @@ def test_app_search_shows_image_results_with_a_thumbnail(qapp, qtbot, tmp_path, 
         size = thumb.availableSizes()[0]
         assert max(size.width(), size.height()) == 56 and size.width() > size.height()  # a wide screenshot, shrunk
         opened = []
-        monkeypatch.setattr("app.platform.open_path", lambda p: opened.append(p) or True)
+        monkeypatch.setattr("app.platform.open_path", lambda p, *_: opened.append(p) or True)
         view.list.setCurrentIndex(view.model.index(0))
         qtbot.keyClick(view.field, Qt.Key.Key_Return)
         assert opened == [str(view.model.hit(0).path)]
