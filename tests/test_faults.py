@@ -229,6 +229,20 @@ def test_apply_skips_a_source_changed_after_the_plan(tmp_path: Path, capsys):
     assert any("changed since the plan" in r for r in result["skipped"].values())
 
 
+def test_tags_sidecar_takes_a_name_that_is_not_utf8(tmp_path: Path):
+    from mlx_embed.organize.tags import SIDECAR, SidecarTags
+
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9 notes.txt"))
+    odd.write_text("menu")
+    plain = tmp_path / "caf\u00e9.txt"
+    plain.write_text("menu")
+    tags = SidecarTags()
+    tags.set(odd, ["Receipts"])
+    tags.set(plain, ["Menus"])
+    assert json.loads((tmp_path / SIDECAR).read_text(encoding="utf-8"))  # valid UTF-8 JSON on disk
+    assert SidecarTags().get(odd) == ["Receipts"] and SidecarTags().get(plain) == ["Menus"]
+
+
 # --- 8: the chunker streams ---------------------------------------------------------------------------------
 class _CheapTokenizer:
     """Four-character tokens: the chunker's memory, not the tokenizer's speed, is under test."""

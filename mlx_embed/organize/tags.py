@@ -63,8 +63,10 @@ class SidecarTags:
                 sidecar.unlink()
             return
         tmp = sidecar.with_name(sidecar.name + ".tmp")
+        # ASCII escapes: a file name that is not UTF-8 (surrogate-escaped here) cannot be written as UTF-8
+        # text, but "\\udce9" reads back as the very same name
         with open(tmp, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2, sort_keys=True, ensure_ascii=False)
+            json.dump(data, f, indent=2, sort_keys=True, ensure_ascii=True)
             f.write("\n")
             f.flush()
             os.fsync(f.fileno())
