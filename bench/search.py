@@ -107,24 +107,18 @@ def bench_core(sizes: list[int]) -> list[dict]:
     return rows
 
 
-def bench_end_to_end(n: int, dim: int = 384) -> dict:
-    """A whole hybrid query on a real index file with n synthetic chunks (the query vector given)."""
+def fill_synthetic(store, n: int, dim: int, per_file: int, rng, words: list[str], hashes: bool = False) -> np.ndarray:
+    """n synthetic chunks (random words, clustered vectors), per_file to a file, written into an empty index
+    store; `hashes` gives each file a distinct content hash (find-similar reads it). Returns the vectors."""
     from mlx_embed.index.store import encode_vectors
-    from mlx_embed.index.search import Searcher
-    from mlx_embed.index.store import Store
 
-    rng = np.random.default_rng(3)
-    words = [f"w{i}" for i in range(20000)] + "contract landlord renewal invoice tax garden report meeting".split()
-    tmp = Path(tempfile.mkdtemp())
-    store = Store(tmp / "ix")
     vecs = synthetic(n, dim, clusters=500)
-    t0 = time.perf_counter()
-    per_file = 10
     with store.write() as db:
         db.execute("INSERT INTO folders(id, path, added) VALUES (1, '/bench', 0)")
         for f in range(n // per_file):
-            db.execute("INSERT INTO files(id, path, folder_id, kind, size, mtime_ns, status, chunks) "
-                       "VALUES (?, ?, 1, 'text', 1000, ?, 'indexed', ?)", (f + 1, f"/bench/doc{f}.txt", f * 10**9, per_file))
+            db.execute("INSERT INTO files(id, path, folder_id, kind, size, mtime_ns, status, chunks, hash) "
+                       "VALUES (?, ?, 1, 'text', 1000, ?, 'indexed', ?, ?)",
+                       (f + 1, f"/bench/doc{f}.txt", f * 10**9, per_file, f"h{f}" if hashes else None))
         blobs = encode_vectors(vecs, False)
         for i in range(n):
             text = " ".join(rng.choice(words, 40))
@@ -132,6 +126,20 @@ def bench_end_to_end(n: int, dim: int = 384) -> dict:
                              (i // per_file + 1, i % per_file, len(text), text)).lastrowid
             db.execute("INSERT INTO vectors(chunk_id, file_id, vec) VALUES (?, ?, ?)", (cid, i // per_file + 1, blobs[i]))
         store.bump()
+    return vecs
+
+
+def bench_end_to_end(n: int, dim: int = 384) -> dict:
+    """A whole hybrid query on a real index file with n synthetic chunks (the query vector given)."""
+    from mlx_embed.index.search import Searcher
+    from mlx_embed.index.store import Store
+
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(20000)] + "contract landlord renewal invoice tax garden report meeting".split()
+    tmp = Path(tempfile.mkdtemp())
+    store = Store(tmp / "ix")
+    t0 = time.perf_counter()
+    vecs = fill_synthetic(store, n, dim, 10, rng, words)
     build = time.perf_counter() - t0
     searcher = Searcher(store)
     t0 = time.perf_counter()

@@ -233,25 +233,12 @@ def latency() -> list[dict]:
 
 def _synthetic_index(tmp: Path, n: int, dim: int, per_file: int, rng, words) -> None:
     """An index file of n synthetic chunks (per_file per file) as bench/search.py builds it."""
-    from bench.search import synthetic
-    from mlx_embed.index.store import Store, encode_vectors
+    from bench.search import fill_synthetic
+    from mlx_embed.index.store import Store
 
     store = Store(tmp / "ix")
-    vecs = synthetic(n, dim, clusters=500)
-    with store.write() as db:
-        db.execute("INSERT INTO folders(id, path, added) VALUES (1, '/bench', 0)")
-        for f in range(n // per_file):
-            db.execute("INSERT INTO files(id, path, folder_id, kind, size, mtime_ns, status, chunks, hash) "
-                       "VALUES (?, ?, 1, 'text', 1000, ?, 'indexed', ?, ?)",
-                       (f + 1, f"/bench/doc{f}.txt", f * 10**9, per_file, f"h{f}"))
-        blobs = encode_vectors(vecs, False)
-        for i in range(n):
-            text = " ".join(rng.choice(words, 40))
-            cid = db.execute('INSERT INTO chunks(file_id, seq, start, "end", page, text) VALUES (?, ?, 0, ?, NULL, ?)',
-                             (i // per_file + 1, i % per_file, len(text), text)).lastrowid
-            db.execute("INSERT INTO vectors(chunk_id, file_id, vec) VALUES (?, ?, ?)", (cid, i // per_file + 1, blobs[i]))
-        store.set("model", {"name": "synthetic", "dim": dim, "fingerprint": "x", "path": "/none"})
-        store.bump()
+    fill_synthetic(store, n, dim, per_file, rng, words, hashes=True)
+    store.set("model", {"name": "synthetic", "dim": dim, "fingerprint": "x", "path": "/none"})
     store.close()
 
 
